@@ -1,0 +1,159 @@
+"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate} ...``.
+
+Errors in the user's input are printed as one line (``error: ...``) with exit status 2;
+an interrupted training run saves a checkpoint and exits with status 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .utils import UserError
+
+EPILOG_TRAIN = """examples:
+  python -m acgan_lib train --preset acgan-fmnist --out runs/acgan-fmnist
+  python -m acgan_lib train --preset cgan-mnist --out runs/cgan iters=2000 batch_size=64
+  python -m acgan_lib train --resume runs/acgan-fmnist            # continue after a stop
+  python -m acgan_lib train --resume runs/acgan-fmnist iters=30000 # train longer
+overrides are key=value pairs of config fields; list them with `presets --keys`."""
+
+
+def _classes(text: str) -> list[int]:
+    try:
+        return [int(c) for c in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad class list '{text}' (e.g. 0,1,2)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m acgan_lib",
+                                description="Train and evaluate the GANs of the AC-GAN book.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate}")
+
+    pp = sub.add_parser("presets", help="list the training presets (and config keys)",
+                        description="List the training presets with the source each reproduces.")
+    pp.add_argument("--keys", action="store_true", help="list every config key with its default")
+    pp.add_argument("--show", metavar="NAME", help="print the full resolved config of one preset as JSON")
+
+    pt = sub.add_parser("train", help="train a model from a preset, or resume a run",
+                        description="Train a model; results go to the --out folder.",
+                        epilog=EPILOG_TRAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = pt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--preset", help="preset name (see `presets`)")
+    src.add_argument("--config", help="a config.json written by an earlier run")
+    src.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint")
+    pt.add_argument("--out", help="output folder of a new run (must be absent or empty)")
+    pt.add_argument("--no-progress", action="store_true", help="no progress bar")
+    pt.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+
+    ps = sub.add_parser("sample", help="draw a grid of samples from a checkpoint",
+                        description="Save a PNG grid with one row per class.")
+    ps.add_argument("--checkpoint", required=True, help="final.pt / checkpoint.pt or a run folder")
+    ps.add_argument("--out", required=True, help="PNG file to write")
+    ps.add_argument("--classes", type=_classes, help="class ids, e.g. 0,3,7 (default: all)")
+    ps.add_argument("-n", type=int, default=10, help="samples per class (default 10)")
+    ps.add_argument("--seed", type=int, default=0, help="seed of the latent vectors")
+    ps.add_argument("--device", default="auto")
+    ps.add_argument("--no-ema", action="store_true", help="use G instead of its EMA copy")
+
+    pe = sub.add_parser("evaluate", help="compute evaluation metrics of a checkpoint",
+                        description="Evaluate a generator: accuracy, classifier score, Frechet "
+                                    "distance / FID, MS-SSIM diversity ...; writes a JSON file.")
+    pe.add_argument("--checkpoint", help="final.pt / checkpoint.pt or a run folder (required)")
+    pe.add_argument("--out", help="metrics JSON file to write (required)")
+    pe.add_argument("--metrics", nargs="+", help="metrics to compute (default: all that apply; "
+                                                 "see `evaluate --list`)")
+    pe.add_argument("-n", type=int, default=10000, help="number of samples (default 10000)")
+    pe.add_argument("--classifier", help="evaluation classifier weights (default: trained and cached on first use)")
+    pe.add_argument("--device", default="auto")
+    pe.add_argument("--seed", type=int, default=0)
+    pe.add_argument("--no-ema", action="store_true")
+    pe.add_argument("--list", action="store_true", help="list the metric names and exit")
+    return p
+
+
+def cmd_presets(args) -> int:
+    from .config import PRESETS, config_keys_help, make_config
+
+    if args.show:
+        print(json.dumps(make_config(args.show, init_from="<checkpoint>" if "ft" in args.show else "").to_dict(),
+                         indent=2))
+        return 0
+    if args.keys:
+        rows = config_keys_help()
+        w = max(len(k) for k, _, _ in rows)
+        for key, default, comment in rows:
+            print(f"{key:<{w}}  {default:<12} {comment}")
+        return 0
+    w = max(len(n) for n in PRESETS)
+    for name, p in PRESETS.items():
+        print(f"{name:<{w}}  {p['source']}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import train as T
+    from .config import config_from_dict, make_config, parse_overrides
+
+    progress = not args.no_progress
+    if args.resume:
+        if args.out:
+            raise UserError("--out is not used with --resume (the run continues in its own folder)")
+        out = T.resume(args.resume, progress, args.overrides)
+    else:
+        if not args.out:
+            raise UserError("train needs --out DIR for a new run")
+        if args.config:
+            from pathlib import Path
+            try:
+                base = json.loads(Path(args.config).read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise UserError(f"cannot read config {args.config}: {e}") from None
+            cfg = make_config(None, {**config_from_dict(base).to_dict(), **parse_overrides(args.overrides)})
+        else:
+            cfg = make_config(args.preset, args.overrides)
+        out = T.train(cfg, args.out, progress)
+    print(f"done: {out}/final.pt (samples in {out}/samples, log in {out}/log.csv)")
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .sample import sample_to_png
+
+    path = sample_to_png(args.checkpoint, args.out, args.classes, args.n, args.seed, args.device, not args.no_ema)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import metrics
+
+    if args.list:
+        for name, doc in metrics.list_metrics():
+            print(f"{name:<18} {doc}")
+        return 0
+    if not args.checkpoint or not args.out:
+        raise UserError("evaluate needs --checkpoint FILE and --out metrics.json")
+    res = metrics.evaluate_checkpoint(args.checkpoint, args.out, metrics=args.metrics, n=args.n,
+                                      classifier=args.classifier, device=args.device, seed=args.seed,
+                                      ema=not args.no_ema)
+    for k, v in res.items():
+        if isinstance(v, float):
+            print(f"{k:<40} {v:.4f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
+                "evaluate": cmd_evaluate}[args.cmd](args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as e:
+        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
+        return 130

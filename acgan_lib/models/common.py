@@ -1,0 +1,54 @@
+"""Pieces every model shares: the paper's weight init, activation noise, channel widths."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def ch(base: int, width: float) -> int:
+    """Channels of a layer after the width multiplier (at least 1)."""
+    return max(1, int(round(base * width)))
+
+
+def init_paper(module: nn.Module, std: float = 0.02) -> None:
+    """Paper / 004 Table 1 init: conv and linear weights N(0, 0.02), biases 0, BN weight 1, bias 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
+class GaussianNoise(nn.Module):
+    """Adds N(0, std^2) noise to activations in training mode ("activation noise" of the
+    paper's CIFAR-10 discriminator, after Salimans et al. 2016). ``std`` is changed during
+    training by the noise schedule (:func:`set_noise_std`)."""
+
+    def __init__(self, std: float = 0.0):
+        super().__init__()
+        self.std = float(std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.std > 0:
+            return x + torch.randn_like(x) * self.std
+        return x
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+def set_noise_std(module: nn.Module, std: float) -> None:
+    for m in module.modules():
+        if isinstance(m, GaussianNoise):
+            m.std = float(std)
+
+
+def count_params(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
+    return torch.nn.functional.one_hot(y, num_classes).to(dtype)

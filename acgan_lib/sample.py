@@ -1,0 +1,126 @@
+"""Loading trained generators and drawing samples from them: the one place that knows how
+a checkpoint becomes a ready-to-use ``G``, shared by the CLI, the metrics and the book."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision.utils as vutils
+
+from .config import Config, config_from_dict
+from .data import dataset_info
+from .models import build_models
+from .utils import UserError, load_checkpoint, resolve_device
+
+
+@dataclass
+class Generator:
+    """A trained generator with what is needed to use it."""
+    G: torch.nn.Module
+    cfg: Config
+    class_ids: list[int]          # dataset class id of each of G's labels 0..K-1
+    class_names: list[str]
+    channels: int
+    step: int
+    path: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_ids)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.G.parameters()).device
+
+    @property
+    def conditional(self) -> bool:
+        return self.cfg.model != "dcgan"
+
+
+def load_generator(path, device="auto", ema: bool = True) -> Generator:
+    """Load G from a checkpoint (``final.pt``, ``checkpoint.pt`` or a run folder), in eval
+    mode. ``ema=True`` uses the EMA copy of G when the run kept one."""
+    ckpt = load_checkpoint(path)
+    cfg = config_from_dict(ckpt["config"])
+    info = dataset_info(cfg.dataset)
+    class_ids = list(ckpt.get("class_ids") or cfg.class_ids(len(info.classes)))
+    G, _ = build_models(cfg, info.channels, len(class_ids))
+    state = ckpt["G_ema"] if ema and ckpt.get("G_ema") is not None else ckpt["G"]
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as e:
+        raise UserError(f"checkpoint {path} does not match its own config ({str(e).splitlines()[0][:120]})") from None
+    G.to(resolve_device(device)).eval()
+    return Generator(G, cfg, class_ids, [info.classes[c] for c in class_ids], info.channels,
+                     int(ckpt.get("step", 0)), str(path))
+
+
+def noise(n: int, z_dim: int, generator: torch.Generator | None = None, device="cpu") -> torch.Tensor:
+    """Latent vectors z ~ N(0, I) (drawn on the CPU for reproducibility, then moved)."""
+    return torch.randn(n, z_dim, generator=generator).to(device)
+
+
+@torch.no_grad()
+def generate(gen: Generator | torch.nn.Module, labels: torch.Tensor, z: torch.Tensor | None = None,
+             batch_size: int = 500, seed: int | None = 0, z_dim: int | None = None) -> torch.Tensor:
+    """Images in [-1, 1] for ``labels`` (G's label ids 0..K-1), in batches, on G's device.
+    ``z`` defaults to N(0, I) drawn from ``seed`` (so the same call gives the same images)."""
+    G = gen.G if isinstance(gen, Generator) else gen
+    device = next(G.parameters()).device
+    z_dim = z_dim or (gen.cfg.z_dim if isinstance(gen, Generator) else G.z_dim)
+    if z is None:
+        g = torch.Generator().manual_seed(seed) if seed is not None else None
+        z = torch.randn(len(labels), z_dim, generator=g)
+    was_training = G.training
+    G.eval()
+    out = []
+    for i in range(0, len(labels), batch_size):
+        out.append(G(z[i:i + batch_size].to(device), labels[i:i + batch_size].to(device)).float())
+    G.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def class_grid_inputs(num_classes: int, n_cols: int, z_dim: int, seed: int = 0, share_z: bool = True):
+    """Inputs of a grid with one row per class: ``(z, labels)`` in row-major order. With
+    ``share_z`` each column uses one z for every class (shows the class-independent style)."""
+    g = torch.Generator().manual_seed(seed)
+    if share_z:
+        z = torch.randn(n_cols, z_dim, generator=g).repeat(num_classes, 1)
+    else:
+        z = torch.randn(num_classes * n_cols, z_dim, generator=g)
+    labels = torch.arange(num_classes).repeat_interleave(n_cols)
+    return z, labels
+
+
+def save_grid(images: torch.Tensor, path, nrow: int) -> None:
+    """Save images in [-1, 1] as one PNG grid (torchvision's ``save_image``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    vutils.save_image(images.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2,
+                      pad_value=1.0)
+
+
+def sample_to_png(checkpoint, out_png, classes: list[int] | None = None, n: int = 10, seed: int = 0,
+                  device="auto", ema: bool = True) -> Path:
+    """CLI ``sample``: a grid with one row per requested class and ``n`` samples per row.
+    ``classes`` are dataset class ids (for class-split runs, only the trained ones)."""
+    gen = load_generator(checkpoint, device, ema)
+    if n < 1:
+        raise UserError(f"-n must be >= 1, got {n}")
+    if not gen.conditional:
+        z = torch.randn(n * 10, gen.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
+        imgs = generate(gen, torch.zeros(len(z), dtype=torch.long), z=z)
+        save_grid(imgs, out_png, nrow=n)
+        return Path(out_png)
+    rows = list(range(gen.num_classes))
+    if classes:
+        bad = [c for c in classes if c not in gen.class_ids]
+        if bad:
+            raise UserError(f"class ids {bad} not in this model's classes {gen.class_ids}")
+        rows = [gen.class_ids.index(c) for c in classes]
+    z, _ = class_grid_inputs(1, n, gen.cfg.z_dim, seed)
+    z = z.repeat(len(rows), 1)
+    labels = torch.tensor(rows).repeat_interleave(n)
+    save_grid(generate(gen, labels, z=z), out_png, nrow=n)
+    return Path(out_png)

@@ -1,0 +1,418 @@
+"""One training loop for GAN, CGAN, AC-GAN and AC-BigGAN (paper Sec. 3, 004 Algorithm 1).
+
+A run folder holds::
+
+    config.json       the resolved config
+    run.json          status, device, library commit, wall time
+    log.csv           one row per ``log_every`` iterations: window means of the losses and
+                      of D's source / class accuracies on real and fake, lr, noise std
+    samples/          fixed-noise grids (one row per class), ``step_XXXXXXX.png``
+    checkpoint.pt     everything needed to resume, every ``ckpt_every`` iterations (atomic)
+    final.pt          the finished models (no optimizer state)
+
+Reproducibility: every random draw of iteration ``it`` (batch order, z, fake labels, dropout,
+activation noise) comes from seeds that are a function of ``(seed, it)`` alone, and the
+checkpoint holds the optimizer and metric-window state, so ``resume`` on CPU continues
+bit-identically to an uninterrupted run. A NaN/inf loss stops the run before any checkpoint
+is overwritten; Ctrl-C / SIGTERM saves a checkpoint at the next iteration boundary.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import csv
+import json
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+from . import __version__, losses
+from .config import Config, config_from_dict, make_config, validate
+from .data import load_training_data
+from .models import build_models, set_noise_std
+from .sample import class_grid_inputs, save_grid
+from .utils import (UserError, atomic_torch_save, atomic_write_json, device_name, git_commit,
+                    load_checkpoint, resolve_device)
+
+LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake",
+              "d_cls_acc_real", "d_cls_acc_fake", "noise_std", "lr_g", "lr_d", "elapsed_s"]
+CKPT_FORMAT = "acgan_lib-checkpoint-1"
+GRID_COLS = 10
+
+
+class TrainingDiverged(UserError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def _iter_seed(seed: int, it: int) -> int:
+    return (seed * 0x9E3779B1 + it * 0x85EBCA77 + 0x165667B1) % (2 ** 63 - 1)
+
+
+class _StopFlag:
+    """Turns SIGINT / SIGTERM into a flag checked between iterations (a second Ctrl-C
+    interrupts at once). Only active in the main thread."""
+
+    def __init__(self):
+        self.signum = None
+        self._old = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    self._old[sig] = signal.signal(sig, self._handler)
+                except (ValueError, OSError):
+                    pass
+        return self
+
+    def _handler(self, signum, frame):
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        return False
+
+
+class Trainer:
+    """Owns the models, optimizers and run folder of one run; :meth:`run` trains it."""
+
+    def __init__(self, cfg: Config, out: Path):
+        self.cfg, self.out = cfg, Path(out)
+        self.device = resolve_device(cfg.device)
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        self.data, self.info, self.class_ids = load_training_data(cfg, self.device)
+        self.K = len(self.class_ids)
+        torch.manual_seed(cfg.seed)  # model init
+        G, D = build_models(cfg, self.info.channels, self.K)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1_g, cfg.beta2_g))
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
+        self.G_run, self.D_run = self.G, self.D
+        if cfg.compile:
+            self.G_run, self.D_run = torch.compile(self.G), torch.compile(self.D)
+        self.augment = None
+        if cfg.diffaug:
+            from .models.biggan import diff_augment
+            policy = cfg.diffaug
+            self.augment = lambda x: diff_augment(x, policy)
+        self.step = 0
+        self.elapsed = 0.0
+        self.win: dict[str, torch.Tensor] = {}
+        self.win_n = 0
+        self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        self.steps_per_epoch = max(1, len(self.data) // cfg.batch_size)
+        self.grid_z, self.grid_y = class_grid_inputs(self.K if cfg.model != "dcgan" else GRID_COLS, GRID_COLS,
+                                                     cfg.z_dim, seed=cfg.seed + 1, share_z=cfg.model != "dcgan")
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self, with_optim: bool = True) -> dict:
+        st = {"format": CKPT_FORMAT, "step": self.step, "config": self.cfg.to_dict(),
+              "class_ids": self.class_ids, "class_names": [self.info.classes[c] for c in self.class_ids],
+              "channels": self.info.channels, "G": self.G.state_dict(), "D": self.D.state_dict(),
+              "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
+              "library": {"version": __version__, "commit": git_commit()}, "elapsed_s": self.elapsed}
+        if with_optim:
+            st.update(opt_g=self.opt_g.state_dict(), opt_d=self.opt_d.state_dict(),
+                      win={k: v.detach().cpu() for k, v in self.win.items()}, win_n=self.win_n)
+        return st
+
+    def load_state_dict(self, st: dict, weights_only: bool = False) -> None:
+        try:
+            self.G.load_state_dict(st["G"])
+            self.D.load_state_dict(st["D"])
+            if self.G_ema is not None:
+                self.G_ema.load_state_dict(st["G_ema"] if st.get("G_ema") is not None else st["G"])
+        except RuntimeError as e:
+            raise UserError(f"checkpoint weights do not fit this model ({str(e).splitlines()[0][:140]}); "
+                            "model, image_size, width and classes must match") from None
+        if weights_only:
+            return
+        self.opt_g.load_state_dict(st["opt_g"])
+        self.opt_d.load_state_dict(st["opt_d"])
+        self.step = int(st["step"])
+        self.elapsed = float(st.get("elapsed_s", 0.0))
+        self.win = {k: v.to(self.device) for k, v in st.get("win", {}).items()}
+        self.win_n = int(st.get("win_n", 0))
+
+    # ------------------------------------------------------------------ one iteration
+    def _lr(self, base: float, it: int) -> float:
+        return base * self.cfg.lr_decay ** (it // self.steps_per_epoch)
+
+    def _noise(self, n: int):
+        z = torch.randn(n, self.cfg.z_dim, device=self.device)
+        y = torch.randint(0, self.K, (n,), device=self.device)
+        return z, y
+
+    def _aug(self, x):
+        return self.augment(x) if self.augment is not None else x
+
+    def iteration(self, it: int) -> None:
+        cfg, G, D = self.cfg, self.G_run, self.D_run
+        torch.manual_seed(_iter_seed(cfg.seed, it))
+        for grp in self.opt_g.param_groups:
+            grp["lr"] = self._lr(cfg.lr_g, it)
+        for grp in self.opt_d.param_groups:
+            grp["lr"] = self._lr(cfg.lr_d, it)
+        set_noise_std(self.D, cfg.noise_std_at(it))
+        self.G.train()
+        self.D.train()
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+        B = cfg.batch_size
+        for k in range(cfg.d_steps):
+            x_real, y_real = self.data.batch(it * cfg.d_steps + k, B)
+            z, y_fake = self._noise(B)
+            keep_graph = k == cfg.d_steps - 1
+            with amp:
+                with contextlib.nullcontext() if keep_graph else torch.no_grad():
+                    x_fake = G(z, y_fake)
+                out_r = D(self._aug(x_real), y_real)
+                out_f = D(self._aug(x_fake.detach()), y_fake)
+                loss_d = losses.d_loss(cfg, out_r, out_f, y_real, y_fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+        D.requires_grad_(False)
+        for k in range(cfg.g_steps):
+            if k > 0:
+                z, y_fake = self._noise(B)
+                with amp:
+                    x_fake = G(z, y_fake)
+            with amp:
+                out_g = D(self._aug(x_fake), y_fake)
+                loss_g = losses.g_loss(cfg, out_g, y_fake)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+        D.requires_grad_(True)
+        if self.G_ema is not None:
+            self._update_ema(it)
+        # metrics of this iteration, kept on the device until the next log row
+        with torch.no_grad():
+            stats = {"loss_d": loss_d.detach().float(), "loss_g": loss_g.detach().float()}
+            stats.update(losses.d_accuracies({k: v.detach() for k, v in out_r.items()},
+                                             {k: v.detach() for k, v in out_f.items()}, y_real, y_fake, cfg.aux_loss))
+            self.nonfinite |= ~(torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"]))
+            for key, v in stats.items():
+                self.win[key] = self.win[key] + v if key in self.win else v.clone()
+            self.win_n += 1
+
+    @torch.no_grad()
+    def _update_ema(self, it: int) -> None:
+        decay = self.cfg.ema if it >= self.cfg.ema_start else 0.0
+        ema_p, p = list(self.G_ema.parameters()), list(self.G.parameters())
+        torch._foreach_lerp_(ema_p, p, 1.0 - decay)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)
+
+    # ------------------------------------------------------------------ outputs
+    def _log_row(self, it: int) -> dict:
+        n = max(self.win_n, 1)
+        row = {"step": it + 1, "epoch": round((it + 1) / self.steps_per_epoch, 4)}
+        for key in LOG_FIELDS[2:8]:
+            row[key] = (self.win[key] / n).item() if key in self.win else ""
+        row.update(noise_std=self.cfg.noise_std_at(it), lr_g=self._lr(self.cfg.lr_g, it),
+                   lr_d=self._lr(self.cfg.lr_d, it), elapsed_s=round(self.elapsed, 2))
+        self.win, self.win_n = {}, 0
+        return row
+
+    def _write_log(self, row: dict) -> None:
+        path = self.out / "log.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    @torch.no_grad()
+    def save_samples(self, step: int) -> Path:
+        G = self.G_ema if self.G_ema is not None else self.G
+        was = G.training
+        G.eval()
+        imgs = torch.cat([G(self.grid_z[i:i + 100].to(self.device), self.grid_y[i:i + 100].to(self.device)).float()
+                          for i in range(0, len(self.grid_z), 100)])
+        G.train(was)
+        path = self.out / "samples" / f"step_{step:07d}.png"
+        save_grid(imgs, path, nrow=GRID_COLS)
+        return path
+
+    def _check_finite(self, it: int, last_ok: int) -> None:
+        if bool(self.nonfinite):
+            ck = self.out / "checkpoint.pt"
+            keep = f"last good checkpoint kept: {ck} (iteration {last_ok})" if ck.exists() else "no checkpoint was written yet"
+            self._write_run_json("diverged")
+            raise TrainingDiverged(f"loss became NaN/inf before iteration {it + 1}; training stopped, {keep}. "
+                                   "Try a lower learning rate or another seed")
+
+    def _write_run_json(self, status: str) -> None:
+        atomic_write_json(self.out / "run.json", {
+            "status": status, "step": self.step, "iters": self.cfg.iters, "device": device_name(self.device),
+            "precision": "bf16" if self.bf16 else "fp32", "library_version": __version__,
+            "commit": git_commit(), "wall_time_s": round(self.elapsed, 2),
+            "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
+        })
+
+    def save_checkpoint(self) -> None:
+        atomic_torch_save(self.state_dict(), self.out / "checkpoint.pt")
+
+    # ------------------------------------------------------------------ loop
+    def run(self, progress: bool = True) -> Path:
+        from tqdm.auto import tqdm
+
+        cfg = self.cfg
+        if self.step == 0 and not (self.out / "samples" / "step_0000000.png").exists():
+            self.save_samples(0)
+        self._write_run_json("running")
+        last_ok = self.step
+        bar = tqdm(total=cfg.iters, initial=self.step, disable=not progress, desc=cfg.preset or cfg.model,
+                   unit="it", dynamic_ncols=True, mininterval=2.0)
+        try:
+            with _StopFlag() as stop:
+                t0 = time.perf_counter()
+                for it in range(self.step, cfg.iters):
+                    self.iteration(it)
+                    self.step = it + 1
+                    bar.update(1)
+                    done = self.step == cfg.iters
+                    if self.step % cfg.log_every == 0 or done:
+                        if self.device.type == "cuda":
+                            torch.cuda.synchronize()
+                        self.elapsed += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        row = self._log_row(it)
+                        self._write_log(row)
+                        bar.set_postfix(loss_d=f"{row['loss_d']:.3f}", loss_g=f"{row['loss_g']:.3f}",
+                                        acc_r=f"{row['d_src_acc_real']:.2f}", refresh=False)
+                        self._check_finite(it, last_ok)
+                    if self.step % cfg.sample_every == 0 or done:
+                        self.save_samples(self.step)
+                    if self.step % cfg.ckpt_every == 0 or done or stop.signum is not None:
+                        self._check_finite(it, last_ok)
+                        self.elapsed += time.perf_counter() - t0
+                        t0 = time.perf_counter()
+                        self.save_checkpoint()
+                        last_ok = self.step
+                        self._write_run_json("running" if not done else "complete")
+                    if stop.signum is not None and not done:
+                        self._write_run_json("interrupted")
+                        raise KeyboardInterrupt(
+                            f"interrupted at iteration {self.step}; checkpoint saved in {self.out}; "
+                            f"continue with: python -m acgan_lib train --resume {self.out}")
+        finally:
+            bar.close()
+        final = self.state_dict(with_optim=False)
+        atomic_torch_save(final, self.out / "final.pt")
+        self._write_run_json("complete")
+        return self.out
+
+
+# ---------------------------------------------------------------------------- entry points
+def _read_log_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _truncate_log(out: Path, step: int) -> None:
+    """Drop log rows written after the checkpoint we resume from (they will be redone)."""
+    path = out / "log.csv"
+    rows = [r for r in _read_log_rows(path) if int(r["step"]) <= step]
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _is_run_dir(out: Path) -> bool:
+    return any((out / n).exists() for n in ("config.json", "checkpoint.pt", "final.pt", "log.csv"))
+
+
+def train(cfg: Config, out, progress: bool = True) -> Path:
+    """Start a new run of ``cfg`` in folder ``out`` (absent or empty) and train it to the end."""
+    validate(cfg)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.exists() and _is_run_dir(out):
+        raise UserError(f"{out} already holds a run: continue it with `train --resume {out}` or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, out)
+    if cfg.init_from:
+        trainer.load_state_dict(load_checkpoint(cfg.init_from), weights_only=True)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+    return trainer.run(progress)
+
+
+RESUME_KEYS = {"iters", "log_every", "sample_every", "ckpt_every", "device", "data_root", "compile"}
+
+
+def resume(out, progress: bool = True, overrides: dict | list | None = None) -> Path:
+    """Continue the run in ``out`` from ``checkpoint.pt``. ``overrides`` may change only
+    ``iters`` (to train longer) and the logging / device settings."""
+    out = Path(out)
+    ck = out / "checkpoint.pt"
+    if not out.is_dir():
+        raise UserError(f"cannot resume: {out} is not a run folder")
+    if not ck.exists():
+        raise UserError(f"cannot resume: no checkpoint.pt in {out} (nothing to continue)")
+    st = load_checkpoint(ck)
+    if "opt_g" not in st:
+        raise UserError(f"cannot resume from {ck}: it holds no optimizer state")
+    base = dict(st["config"])
+    if overrides:
+        from .config import parse_overrides
+        ov = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else dict(overrides)
+        bad = sorted(set(ov) - RESUME_KEYS)
+        if bad:
+            raise UserError(f"cannot change {', '.join(bad)} when resuming (only {', '.join(sorted(RESUME_KEYS))})")
+        base.update(ov)
+    cfg = config_from_dict(base)
+    if cfg.iters < int(st["step"]):
+        raise UserError(f"iters={cfg.iters} is below the {st['step']} iterations already done")
+    trainer = Trainer(cfg, out)
+    trainer.load_state_dict(st)
+    _truncate_log(out, trainer.step)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+    return trainer.run(progress)
+
+
+def train_or_load(cfg: Config, out, progress: bool = True) -> Path:
+    """For the book: "load the checkpoint if it exists, else train". A finished run with the
+    same config is reused as is; an unfinished one is resumed; otherwise a new run starts.
+    A folder holding a run with a *different* config is an error (nothing is overwritten)."""
+    out = Path(out)
+    if out.exists() and _is_run_dir(out):
+        saved_path = out / "config.json"
+        saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
+        mine = cfg.to_dict()
+        if saved is not None:
+            diff = sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k) != mine[k])
+            if diff:
+                raise UserError(f"{out} holds a run with a different config ({', '.join(diff)}); "
+                                "delete it or use another folder")
+        if (out / "final.pt").exists() and load_checkpoint(out / "final.pt")["step"] >= cfg.iters:
+            return out
+        if (out / "checkpoint.pt").exists():
+            return resume(out, progress, {"iters": cfg.iters})
+        raise UserError(f"{out} holds an unfinished run without checkpoint; delete it to start again")
+    return train(cfg, out, progress)
+
+
+def read_log(out) -> "list[dict]":
+    """The run's log rows with numbers parsed (for plots)."""
+    rows = _read_log_rows(Path(out) / "log.csv")
+    return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in r.items()} for r in rows]
+
+
+__all__ = ["train", "resume", "train_or_load", "read_log", "Trainer", "TrainingDiverged", "make_config"]
