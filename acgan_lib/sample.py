@@ -109,6 +109,8 @@ def sample_to_png(checkpoint, out_png, classes: list[int] | None = None, n: int 
     if n < 1:
         raise UserError(f"-n must be >= 1, got {n}")
     if not gen.conditional:
+        if classes:
+            raise UserError(f"{checkpoint} holds an unconditional {gen.cfg.model} generator: --classes does not apply")
         z = torch.randn(n * 10, gen.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         imgs = generate(gen, torch.zeros(len(z), dtype=torch.long), z=z)
         save_grid(imgs, out_png, nrow=n)

@@ -1,0 +1,148 @@
+"""Training-progress animations: the fixed-noise sample grids a run saved over training
+(``samples/step_XXXXXXX.png``) as one GIF with a step caption, like the GIFs of the 002
+report. Several runs can share one animation (panels side by side, one label each), which
+shows how variants trained with the same seeds evolve from the same latent vectors.
+
+In a chapter::
+
+    path = book.training_gif({"AC": run_a, "TAC": run_b}, save_as="progress")
+    book.show_gif(path)
+
+Only PIL is needed (the GIF is written with ``Image.save(save_all=True)``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+GRID_PAD = 2          # padding of acgan_lib.sample.save_grid
+_BG = (255, 255, 255)
+_FG = (20, 20, 20)
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)  # Pillow >= 10.1: scalable default font
+    except TypeError:  # older Pillow: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _steps(run_dir) -> list[int]:
+    return sorted(int(p.stem.split("_")[1]) for p in (Path(run_dir) / "samples").glob("step_*.png"))
+
+
+def _frame_of(run_dir, step: int, max_cols: int | None):
+    """The run's grid at ``step`` (RGB), cropped to its first ``max_cols`` columns."""
+    from PIL import Image
+
+    img = Image.open(Path(run_dir) / "samples" / f"step_{step:07d}.png").convert("RGB")
+    if max_cols:
+        cfg = json.loads((Path(run_dir) / "config.json").read_text())
+        s = int(cfg["image_size"])
+        width = GRID_PAD + max_cols * (s + GRID_PAD)
+        if width < img.width:
+            img = img.crop((0, 0, width, img.height))
+    return img
+
+
+def training_gif(runs, out=None, save_as: str | None = "training", chapter: str | None = None,
+                 max_cols: int | None = None, cols: int | None = None, zoom: int = 1,
+                 frame_ms: int = 600, last_ms: int = 2000, title: str | None = None,
+                 steps: list[int] | None = None, max_frames: int | None = 24) -> Path:
+    """Write a GIF of the fixed-noise sample grids over training and return its path.
+
+    ``runs``: one run folder, or ``{label: run_folder}`` (panels laid out in ``cols``
+    columns, default all in one row; each labelled). Frames are the steps saved by every
+    run (or ``steps``); a run lacking a step shows its latest earlier grid. Each frame
+    carries the caption ``iteration N`` (plus ``title``). ``max_cols`` crops every grid
+    to its first columns (samples per class), ``zoom`` enlarges with nearest-neighbour
+    pixels. The GIF goes to ``out`` if given, else ``results/<chapter>/<save_as>.gif``.
+    The last frame is held for ``last_ms``.
+    """
+    from PIL import Image, ImageDraw
+
+    if isinstance(runs, (str, os.PathLike)):
+        runs = {"": runs}
+    runs = {str(k): Path(v) for k, v in runs.items()}
+    if not runs:
+        raise ValueError("training_gif needs at least one run")
+    per_run = {k: _steps(v) for k, v in runs.items()}
+    empty = [k or str(runs[k]) for k, s in per_run.items() if not s]
+    if empty:
+        raise ValueError(f"no sample grids (samples/step_*.png) in: {', '.join(empty)}")
+    if steps is None:
+        steps = sorted(set().union(*per_run.values()))
+    if not steps:
+        raise ValueError("no steps to animate")
+    if max_frames and len(steps) > max_frames:
+        k = max(2, max_frames)
+        idx = sorted({round(i * (len(steps) - 1) / (k - 1)) for i in range(k)})
+        steps = [steps[i] for i in idx]
+
+    labelled = any(runs)
+    cols = max(1, min(cols or len(runs), len(runs)))
+    rows = -(-len(runs) // cols)
+    sample = _frame_of(next(iter(runs.values())), per_run[next(iter(runs))][0], max_cols)
+    pw, ph = sample.width * zoom, sample.height * zoom
+    font_size = max(11, min(18, pw // 12))
+    font, cap_font = _font(font_size), _font(font_size + 3)
+    label_h = font_size + 8 if labelled else 0
+    cap_h = font_size + 14
+    gap = 8
+    W = cols * pw + (cols + 1) * gap
+    H = cap_h + rows * (ph + label_h + gap) + gap
+
+    frames = []
+    for step in steps:
+        canvas = Image.new("RGB", (W, H), _BG)
+        draw = ImageDraw.Draw(canvas)
+        caption = f"iteration {step:,}" + (f"  ·  {title}" if title else "")
+        draw.text((gap, 6), caption, fill=_FG, font=cap_font)
+        for i, (label, run_dir) in enumerate(runs.items()):
+            have = [s for s in per_run[label] if s <= step] or per_run[label][:1]
+            img = _frame_of(run_dir, have[-1], max_cols)
+            if zoom != 1:
+                img = img.resize((img.width * zoom, img.height * zoom), Image.NEAREST)
+            r, c = divmod(i, cols)
+            x = gap + c * (pw + gap)
+            y = cap_h + r * (ph + label_h + gap)
+            if label:
+                draw.text((x, y + 2), label, fill=_FG, font=font)
+            canvas.paste(img, (x, y + label_h))
+        frames.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=255))
+
+    if out is None:
+        from .core import chapter_dir
+        if not save_as:
+            raise ValueError("give out=<path> or save_as=<name>")
+        out = chapter_dir(chapter) / f"{save_as}.gif"
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.gif")
+    durations = [frame_ms] * (len(frames) - 1) + [last_ms]
+    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=durations, loop=0,
+                   optimize=False, disposal=1)
+    os.replace(tmp, out)
+    return out
+
+
+def show_gif(path, width: int | None = None):
+    """Display a GIF in the notebook (an ``image/gif`` output the book renders animated)."""
+    from IPython.display import Image, display
+
+    display(Image(filename=str(path), width=width))
+
+
+def gif_info(path) -> dict:
+    """``{"frames", "width", "height", "bytes"}`` of a GIF (checks in tests and chapters)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return {"frames": getattr(im, "n_frames", 1), "width": im.width, "height": im.height,
+                "bytes": Path(path).stat().st_size}
+
+
+__all__ = ["training_gif", "show_gif", "gif_info"]

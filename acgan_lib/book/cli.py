@@ -1,0 +1,86 @@
+"""``python -m acgan_lib.book {execute,build,check,screenshot,report}``.
+
+Errors in the input are one line (``error: ...``) with exit status 2; a failing chapter,
+a stale notebook or a failed page check exits with status 1.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..utils import UserError
+
+EPILOG = """examples:
+  python -m acgan_lib.book execute --scale cpu                  # every chapter -> book/*.ipynb
+  python -m acgan_lib.book execute --scale smoke --out /tmp/smoke
+  python -m acgan_lib.book execute --scale cpu --chapters 01 03
+  python -m acgan_lib.book execute --scale full --chapters 03 -p dataset=cifar10
+  python -m acgan_lib.book build && python -m acgan_lib.book screenshot
+  python -m acgan_lib.book check                                 # executed == sources?
+  python -m acgan_lib.book report                                # the reproduction table"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m acgan_lib.book", description="Execute, check and build the AC-GAN book.",
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,build,check,screenshot,report}")
+
+    pe = sub.add_parser("execute", help="execute chapters with papermill (jupytext source -> executed notebook)")
+    pe.add_argument("--scale", required=True, choices=["smoke", "cpu", "full"],
+                    help="smoke: seconds, checks the code; cpu: 2 CPU cores; full: the sources' protocol (GPU)")
+    pe.add_argument("--chapters", nargs="+", metavar="NN", help="chapter numbers or names (default: all)")
+    pe.add_argument("--out", metavar="DIR", help="write the executed notebooks (and results/) to DIR instead of book/")
+    pe.add_argument("-p", "--param", action="append", metavar="KEY=VALUE",
+                    help="a chapter parameter, e.g. -p dataset=cifar10 (repeatable)")
+    pe.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
+    pe.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default: none)")
+
+    pb = sub.add_parser("build", help="build the static HTML from the executed notebooks (warnings are errors)")
+    pb.add_argument("args", nargs="*", help="extra jupyter-book arguments (after --)")
+
+    pc = sub.add_parser("check", help="check that the executed notebooks match their sources (no stale outputs)")
+    pc.add_argument("--dir", help="folder of executed notebooks (default book/)")
+    pc.add_argument("--chapters", nargs="+", metavar="NN")
+
+    ps = sub.add_parser("screenshot", help="check the built landing page and a chapter in headless Chromium")
+    ps.add_argument("--chapter", default="03_acgan", help="chapter page to check (default 03_acgan)")
+
+    pr = sub.add_parser("report", help="the reproduction table from book/results/*/metrics.json")
+    pr.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
+    pr.add_argument("--out", help="write the table to this file instead of printing it")
+    pr.add_argument("--results", help="results folder (default book/results or $ACGAN_BOOK_RESULTS)")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.cmd == "execute":
+            from .execute import execute, parse_params
+            return 1 if execute(args.scale, args.chapters, args.out, parse_params(args.param),
+                                args.keep_going, args.timeout) else 0
+        if args.cmd == "build":
+            from .site import build
+            return 1 if build(args.args) else 0
+        if args.cmd == "check":
+            from pathlib import Path
+
+            from .notebooks import check
+            bad = check(Path(args.dir).resolve() if args.dir else None, args.chapters)
+            if bad:
+                print(f"error: {bad} chapter(s) stale or failing: re-execute them "
+                      "(python -m acgan_lib.book execute --scale ... --chapters NN)", file=sys.stderr)
+            return 1 if bad else 0
+        if args.cmd == "screenshot":
+            from .site import screenshot
+            return 1 if screenshot(args.chapter) else 0
+        if args.cmd == "report":
+            from .report import main_report
+            return main_report(args.format, args.out, args.results)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

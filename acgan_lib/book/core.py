@@ -1,0 +1,440 @@
+"""What every chapter shares: where things live, training runs through the "load the
+checkpoint if it exists, else train" rule, the provenance header and the metrics files.
+
+Folders (each can be moved with an environment variable; the executor uses them so that a
+CI smoke execution never touches the committed results):
+
+* runs: ``$ACGAN_BOOK_RUNS`` or ``<repo>/runs/book`` (ignored by git), one folder per
+  ``<scale>/<name>``;
+* results: ``$ACGAN_BOOK_RESULTS`` or ``<repo>/book/results`` (committed), one folder per
+  chapter with ``metrics.json`` and the chapter's figures.
+
+Outside a checkout (e.g. on Colab, where the package is pip-installed) both default to
+folders under the working directory.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import html
+import json
+import os
+import platform
+import sys
+import warnings
+from pathlib import Path
+
+from .. import __version__
+from ..config import SCALES, scaled_config
+from ..utils import UserError, atomic_write_json, device_name, git_commit
+
+SCALE_NOTES = {
+    "smoke": "smoke test: a handful of iterations on tiny batches; it only checks that the "
+             "code runs. The numbers and images are meaningless.",
+    "cpu": "reduced scale for 2 CPU cores (3,000 iterations at batch 64, smaller evaluation "
+           "sets). Not the sources' protocol: compare trends, not absolute numbers.",
+    "full": "the sources' protocol (the presets as written; meant for a GPU).",
+}
+CHAPTER_FOLDER_ENV = "ACGAN_BOOK_RESULTS"
+RUNS_ENV = "ACGAN_BOOK_RUNS"
+
+# tqdm.auto without ipywidgets warns in every notebook; training shows no bar there anyway
+warnings.filterwarnings("ignore", message="IProgress not found")
+
+# set by provenance(): the chapter being executed and its parameters
+_CONTEXT: dict = {}
+
+
+# ----------------------------------------------------------------------------- folders
+def repo_root() -> Path | None:
+    """The checkout holding the book (``_toc.yml`` next to ``acgan_lib/``), or None when
+    the package is installed elsewhere (Colab)."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "_toc.yml").exists() and (root / "acgan_lib").is_dir() else None
+
+
+def book_dir() -> Path:
+    root = repo_root()
+    return root / "book" if root else Path.cwd()
+
+
+def results_root() -> Path:
+    """Folder of the per-chapter results (``<chapter>/metrics.json`` and figures)."""
+    if os.environ.get(CHAPTER_FOLDER_ENV):
+        return Path(os.environ[CHAPTER_FOLDER_ENV]).expanduser()
+    root = repo_root()
+    return root / "book" / "results" if root else Path.cwd() / "book_results"
+
+
+def runs_root() -> Path:
+    """Folder of the book's training runs (``<scale>/<name>``)."""
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV]).expanduser()
+    root = repo_root()
+    return root / "runs" / "book" if root else Path.cwd() / "runs" / "book"
+
+
+def chapter_dir(chapter: str | None = None) -> Path:
+    chapter = chapter or _CONTEXT.get("chapter") or "scratch"
+    return results_root() / chapter
+
+
+def _rel(path: Path) -> str:
+    """A path relative to the checkout when possible (for messages and tables)."""
+    root = repo_root()
+    try:
+        return str(Path(path).resolve().relative_to(root)) if root else str(path)
+    except ValueError:
+        return str(path)
+
+
+# ----------------------------------------------------------------------------- knobs
+def by_scale(scale: str, value=None, **table):
+    """An explicit knob of a chapter: ``value`` when given (papermill override), else the
+    entry of ``table`` for ``scale``. ``table`` must name every scale, so each chapter
+    states what ``smoke``, ``cpu`` and ``full`` mean for it."""
+    if scale not in SCALES:
+        raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
+    missing = [s for s in SCALES if s not in table]
+    if missing:
+        raise ValueError(f"by_scale table lacks {missing}")
+    return value if value is not None else table[scale]
+
+
+# ----------------------------------------------------------------------------- datasets
+def have_dataset(name: str) -> bool:
+    """Whether the files of dataset ``name`` are on this machine (no download is tried:
+    the book never trains on stand-in data)."""
+    from ..data import _IDX_FILES, data_root, dataset_info
+
+    info = dataset_info(name)
+    root = data_root()
+    if name == "cifar10":
+        folder = root / info.folder
+        return (folder / "data_batch_1").exists() or (root / "cifar-10-python.tar.gz").exists()
+    raw = root / info.folder / "raw"
+    return all((raw / f).exists() or (raw / (f + ".gz")).exists() for f in _IDX_FILES)
+
+
+def require_dataset(name: str) -> None:
+    """Stop the chapter with a one-line error saying how to get ``name`` when its files are
+    missing (a chapter executed with ``dataset=cifar10`` on a machine without CIFAR-10)."""
+    if have_dataset(name):
+        return
+    from ..data import data_root, dataset_info
+
+    where = data_root() / dataset_info(name).folder
+    raise UserError(f"{name} is not on this machine (looked in {where}); the book never trains on stand-in "
+                    f"data. Put the real files there (or point $ACGAN_DATA at them; torchvision downloads them "
+                    f"when online) and execute again, e.g. python -m acgan_lib.book execute --scale full "
+                    f"--chapters 03 -p dataset={name}")
+
+
+def cifar10_status(dataset: str) -> None:
+    """The box closing a chapter's CIFAR-10 section: ran, or not run and how to run it."""
+    if dataset == "cifar10":
+        notice("Executed on CIFAR-10", "The results above are CIFAR-10 results (real data).", kind="note")
+        return
+    present = "present" if have_dataset("cifar10") else "absent"
+    notice("CIFAR-10 not run in this execution",
+           f"This notebook was executed with <code>dataset={dataset!r}</code>: every result above is a "
+           f"{html.escape(dataset)} result. CIFAR-10 is {present} on the machine that executed it. To run the "
+           "CIFAR-10 version: <code>python -m acgan_lib.book execute --scale full --chapters 03 -p dataset=cifar10</code>.")
+
+
+# ----------------------------------------------------------------------------- training
+def _config_differs(out: Path, cfg) -> list[str]:
+    from ..train import RESUME_KEYS
+
+    path = out / "config.json"
+    if not path.exists():
+        return []
+    saved = json.loads(path.read_text())
+    mine = cfg.to_dict()
+    return sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k) != mine[k])
+
+
+def run(preset: str, scale: str, name: str | None = None, progress: bool = False, **overrides) -> Path:
+    """Train ``preset`` at ``scale`` (plus ``overrides``; ``None`` values are ignored) in
+    ``runs/book/<scale>/<name>``, or reuse the finished run already there ("load the
+    checkpoint if it exists, else train"; an interrupted run is resumed). Returns the run
+    folder and prints one line saying what happened and what it cost.
+
+    Smoke runs whose config changed are retrained; at ``cpu`` / ``full`` scale a folder
+    holding a different config is an error (nothing is overwritten)."""
+    from ..train import train_or_load
+
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    cfg = scaled_config(preset, scale, **overrides)
+    if name is None:  # the preset's name, plus a hash of the overrides that change anything
+        base = scaled_config(preset, scale, **({"init_from": "x"} if "init_from" in overrides else {})).to_dict()
+        changed = {k: v for k, v in cfg.to_dict().items() if base[k] != v and k != "init_from"}
+        name = preset
+        if changed:
+            suffix = "-".join(f"{k}{v}" for k, v in sorted(changed.items())).replace(",", "_").replace("@", "at")
+            if len(suffix) > 40 or not all(c.isalnum() or c in "-_." for c in suffix):
+                suffix = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
+            name += "-" + suffix
+    out = runs_root() / scale / name
+    if scale == "smoke" and _config_differs(out, cfg):
+        import shutil
+        shutil.rmtree(out)
+    done_before = (out / "final.pt").exists()
+    train_or_load(cfg, out, progress)
+    info = json.loads((out / "run.json").read_text())
+    what = "reused the finished run" if done_before else "trained"
+    speed = f", {info['steps_per_s']:.2f} it/s" if info.get("steps_per_s") else ""
+    print(f"{name}: {what} in {_rel(out)} ({info['step']} iterations, {info['wall_time_s']:.0f} s "
+          f"on {info['device']}{speed})")
+    return out
+
+
+def run_info(run_dir) -> dict:
+    """``run.json`` of a run plus its config (for tables)."""
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "run.json").read_text())
+    info["config"] = json.loads((run_dir / "config.json").read_text())
+    return info
+
+
+def log_summary(run_dir, frac: float | None = 0.1, upto: float | None = None) -> dict:
+    """Means of the logged losses and D accuracies over the last ``frac`` of training (at
+    least one log row): the "final" values quoted in the chapters. With ``upto``, over the
+    rows of the first ``upto`` of training instead (e.g. 1/3: the first noise stage)."""
+    import math
+
+    from ..train import read_log
+
+    rows = read_log(run_dir)
+    if not rows:
+        return {}
+    if upto is not None:
+        last = rows[-1]["step"]
+        sel = [r for r in rows if r["step"] <= upto * last] or rows[:1]
+    else:
+        sel = rows[-max(1, int(round(len(rows) * (frac or 0.1)))):]
+    out = {}
+    for k in ("loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake", "d_cls_acc_real", "d_cls_acc_fake"):
+        vals = [r[k] for r in sel if not math.isnan(r.get(k, math.nan))]
+        if vals:
+            out[k] = sum(vals) / len(vals)
+    out["step"] = int(rows[-1]["step"])
+    return out
+
+
+def log_peak(run_dir, key: str) -> float | None:
+    """Largest logged window mean of ``key`` over training (e.g. 004's "peak" accuracies)."""
+    import math
+
+    from ..train import read_log
+
+    vals = [r[key] for r in read_log(run_dir) if not math.isnan(r.get(key, math.nan))]
+    return max(vals) if vals else None
+
+
+# ----------------------------------------------------------------------------- display
+class _Rich:
+    """Displays as HTML in Jupyter and the book, as text elsewhere."""
+
+    def __init__(self, html_text: str, plain: str):
+        self.html, self.plain = html_text, plain
+
+    def _repr_html_(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.plain
+
+
+def _display(obj) -> None:
+    try:
+        from IPython.display import display
+        display(obj)
+    except ImportError:
+        print(repr(obj))
+
+
+def notice(title: str, body: str, kind: str = "warning") -> None:
+    """An admonition box in the output (``kind``: note, warning, important...)."""
+    h = (f'<div class="admonition {kind}"><p class="admonition-title">{html.escape(title)}</p>'
+         f"<p>{body}</p></div>")
+    plain = f"[{kind}] {title}: {body}"
+    _display(_Rich(h, plain))
+
+
+def needs_dataset(name: str, how: str) -> bool:
+    """True when ``name`` is on this machine; otherwise show why the section is skipped and
+    how to run it (``how``), and return False. Use as ``if book.needs_dataset(...):``."""
+    if have_dataset(name):
+        return True
+    from ..data import data_root
+    notice(f"Skipped: {name} is not on this machine",
+           f"This section needs the real {name} files under <code>{html.escape(str(data_root()))}</code> "
+           f"(or <code>$ACGAN_DATA</code>); it is never run on stand-in data. {how}")
+    return False
+
+
+# ----------------------------------------------------------------------------- provenance
+WALL_TIME_PLACEHOLDER = "not recorded (set by <code>python -m acgan_lib.book execute</code>)"
+
+
+def provenance(chapter: str, scale: str, **params) -> None:
+    """Start a chapter: remember its name, scale and parameters (for :func:`save_result`)
+    and display the header: parameters, scale, device, library version and git commit,
+    and the wall time (filled in by the executor once the notebook has run)."""
+    if scale not in SCALES:
+        raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
+    import torch
+
+    info = {
+        "chapter": chapter, "scale": scale, "params": {k: _jsonable(v) for k, v in params.items()},
+        "device": device_name(), "library_version": __version__, "commit": git_commit(),
+        "python": platform.python_version(), "torch": torch.__version__,
+        "executed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+    _CONTEXT.clear()
+    _CONTEXT.update(info)
+    # a chapter re-run at another scale starts a fresh metrics file (no mixed scales)
+    path = chapter_dir(chapter) / "metrics.json"
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("provenance", {}).get("scale") != scale:
+            path.unlink()
+    rows = [("scale", f"<b>{scale}</b>: {html.escape(SCALE_NOTES[scale])}"),
+            ("parameters", ", ".join(f"<code>{html.escape(k)}={html.escape(repr(v))}</code>"
+                                     for k, v in params.items()) or "none"),
+            ("device", html.escape(info["device"])),
+            ("library", f"acgan_lib {__version__}, commit <code>{html.escape(info['commit'])}</code> "
+                        f"(Python {info['python']}, torch {info['torch']})"),
+            ("executed", info["executed_at"]),
+            ("wall time", f'<span class="acgan-wall-time">{WALL_TIME_PLACEHOLDER}</span>')]
+    h = ('<table class="acgan-provenance"><tbody>'
+         + "".join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th><td style="text-align:left">{v}</td></tr>'
+                   for k, v in rows) + "</tbody></table>")
+    plain = "\n".join([f"chapter:    {chapter}", f"scale:      {scale}",
+                       "parameters: " + ", ".join(f"{k}={v!r}" for k, v in params.items()),
+                       f"device:     {info['device']}",
+                       f"library:    acgan_lib {__version__} (commit {info['commit']})",
+                       f"executed:   {info['executed_at']}",
+                       "wall time:  not recorded"])
+    _display(_Rich(h, plain))
+
+
+def context() -> dict:
+    """What :func:`provenance` recorded for the chapter being executed."""
+    return dict(_CONTEXT)
+
+
+# ----------------------------------------------------------------------------- results
+def _jsonable(v):
+    """numpy / torch scalars and arrays, tuples and Paths -> plain JSON values."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, Path):
+        return _rel(v)
+    if hasattr(v, "tolist") and not isinstance(v, (str, bytes)):  # numpy, torch
+        return _jsonable(v.tolist())
+    if isinstance(v, float) and v != v:  # NaN -> null
+        return None
+    return v
+
+
+def save_result(chapter: str, key: str, value) -> object:
+    """Record ``value`` (a number, string or dict of them) under ``key`` in
+    ``results/<chapter>/metrics.json`` (written atomically, with the chapter's provenance:
+    scale, device, commit, parameters). Returns ``value``."""
+    path = chapter_dir(chapter) / "metrics.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data.setdefault("chapter", chapter)
+    if _CONTEXT.get("chapter") == chapter:
+        prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "library_version", "commit",
+                                         "executed_at")}
+        prov["wall_time_s"] = data.get("provenance", {}).get("wall_time_s")
+        data["provenance"] = prov
+    data.setdefault("metrics", {})[key] = _jsonable(value)
+    atomic_write_json(path, data)
+    return value
+
+
+def load_results(chapter: str | None = None) -> dict:
+    """``{chapter: metrics.json content}`` for every chapter with results (or one chapter's
+    content when ``chapter`` is given; ``{}`` when it has none)."""
+    root = results_root()
+    if chapter is not None:
+        path = root / chapter / "metrics.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+    out = {}
+    for path in sorted(root.glob("*/metrics.json")):
+        out[path.parent.name] = json.loads(path.read_text())
+    return out
+
+
+def figure_path(name: str, chapter: str | None = None) -> Path:
+    """Where a chapter's figure ``name`` (without extension) is saved."""
+    return chapter_dir(chapter) / f"{name}.png"
+
+
+def _png(fig) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_figure(fig, name: str | None, chapter: str | None = None) -> Path | None:
+    """Save a matplotlib figure as ``results/<chapter>/<name>.png`` (skipped when ``name``
+    is None)."""
+    if not name:
+        return None
+    from ..utils import atomic_write_bytes
+
+    path = figure_path(name, chapter)
+    atomic_write_bytes(path, _png(fig))
+    return path
+
+
+def show(fig, save_as: str | None = None) -> None:
+    """Display a figure once, as a PNG (also figures made outside pyplot), save it under the
+    chapter's results when ``save_as`` names it, and close it."""
+    import matplotlib.pyplot as plt
+
+    png = _png(fig)
+    if save_as:
+        from ..utils import atomic_write_bytes
+        atomic_write_bytes(figure_path(save_as), png)
+    if "ipykernel" in sys.modules:
+        from IPython.display import Image
+        _display(Image(data=png, format="png"))
+    plt.close(fig)
+
+
+def scales_table():
+    """The three scales: what each is for and the training overrides it applies."""
+    return table([{"scale": s, "what it is": SCALE_NOTES[s],
+                   "training overrides": ", ".join(f"{k}={v}" for k, v in ov.items()) or "none (the presets)"}
+                  for s, ov in SCALES.items()])
+
+
+def table(rows, columns=None, index=None, floatfmt: str = "{:.4g}"):
+    """A table for display from rows (list of dicts or of lists): a pandas Styler with the
+    floats formatted by ``floatfmt``, missing values as a dash, no index column unless
+    ``index`` names one. ``.data`` is the DataFrame."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=columns)
+    if index:
+        df = df.set_index(index)
+
+    def fmt(v):
+        if v is None or (isinstance(v, float) and v != v):
+            return "—"
+        return floatfmt.format(v) if isinstance(v, float) else v
+
+    sty = df.style.format(fmt).set_table_attributes('class="dataframe acgan-table"')
+    return sty if index else sty.hide(axis="index")

