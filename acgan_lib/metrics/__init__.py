@@ -239,6 +239,9 @@ def evaluate(generator_or_checkpoint_path, out=None, metrics=None, n: int = 1000
     classifiers.check_input(clf, torch.zeros(1, gen.channels, gen.cfg.image_size, gen.cfg.image_size, device=dev))
     if fid_n is None:
         fid_n = n if dev.type == "cuda" else min(n, CPU_FID_N)
+    fid_n = min(int(fid_n), n)
+    if "fid_inception" in names and fid_n < 2:
+        raise UserError(f"fid_n={fid_n}: FID needs at least 2 samples")
     ctx = EvalContext(gen, clf, meta, dev, n, seed, data_root, test_data, train_data)
     opts = {"fid_n": int(fid_n), "probe_n": probe_n, "synthetic_total": synthetic_total, "progress": progress,
             "synthetic_epochs": synthetic_epochs, "fid_extractor": fid_extractor, "result": {}}
