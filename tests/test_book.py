@@ -64,3 +64,31 @@ def test_claims_resolve_to_sources():
         d = c if isinstance(c, dict) else vars(c)
         text = json.dumps(d, default=str)
         assert any(s in text for s in ("000", "001", "002", "003", "004", "paper")), text
+
+
+def _page(path, title, imgs):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f'<img src="{s}">' for s in imgs)
+    path.write_text(f"<html><head><title>{title}</title></head><body><main><article>{body}"
+                    "</article></main></body></html>")
+
+
+def test_screenshot_checks_landing_and_each_chapter(tmp_path, monkeypatch, capsys):
+    from acgan_lib.book import site
+    from acgan_lib.utils import UserError
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/00_introduction\n")
+    html = tmp_path / "_build" / "html"
+    (html / "_images").mkdir(parents=True)
+    for name in ("a.png", "b.png", "c.png"):
+        Image.new("RGB", (4, 4)).save(html / "_images" / name)
+    _page(html / "book" / "00_introduction.html", "intro", ["../_images/a.png"])
+    _page(html / "book" / "03_acgan.html", "acgan", ["../_images/a.png", "../_images/b.png"])
+    _page(html / "book" / "05_evaluation.html", "eval", ["../_images/c.png", "../_images/missing.png"])
+    monkeypatch.setattr(site, "_root", lambda: tmp_path)
+    monkeypatch.setattr(site, "find_chromium", lambda: None)
+    assert site.screenshot(["03_acgan"]) == 0
+    assert site.screenshot(["03_acgan", "05_evaluation"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL _build/html/book/05_evaluation.html: missing image files: ../_images/missing.png" in out
+    with pytest.raises(UserError, match="99_nope"):
+        site.screenshot(["99_nope"])

@@ -42,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--dir", help="folder of executed notebooks (default book/)")
     pc.add_argument("--chapters", nargs="+", metavar="NN")
 
-    ps = sub.add_parser("screenshot", help="check the built landing page and a chapter in headless Chromium")
-    ps.add_argument("--chapter", default="03_acgan", help="chapter page to check (default 03_acgan)")
+    ps = sub.add_parser("screenshot", help="check the built landing page and chapters in headless Chromium")
+    ps.add_argument("--chapter", nargs="+", dest="chapters", metavar="NAME", default=None,
+                    help="chapter pages to check (default: 03_acgan 05_evaluation)")
 
     pr = sub.add_parser("report", help="the reproduction table from book/results/*/metrics.json")
     pr.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
@@ -72,8 +73,8 @@ def main(argv=None) -> int:
                       "(python -m acgan_lib.book execute --scale ... --chapters NN)", file=sys.stderr)
             return 1 if bad else 0
         if args.cmd == "screenshot":
-            from .site import screenshot
-            return 1 if screenshot(args.chapter) else 0
+            from .site import DEFAULT_SCREENSHOT_CHAPTERS, screenshot
+            return 1 if screenshot(args.chapters or DEFAULT_SCREENSHOT_CHAPTERS) else 0
         if args.cmd == "report":
             from .report import main_report
             return main_report(args.format, args.out, args.results)

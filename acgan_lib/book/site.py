@@ -122,20 +122,29 @@ def _not_blank(png: Path) -> bool:
     return stat.stddev[0] > 2.0
 
 
-def screenshot(chapter: str = "03_acgan", min_images: tuple[int, int] = (1, 2)) -> int:
-    """Check the landing page and ``chapter`` of ``_build/html``; returns the number of
-    problems (0 = fine, also when Chromium is missing and only the HTML was checked)."""
+DEFAULT_SCREENSHOT_CHAPTERS = ("03_acgan", "05_evaluation")
+
+
+def screenshot(chapters: str | tuple[str, ...] | list[str] = DEFAULT_SCREENSHOT_CHAPTERS,
+               min_images: tuple[int, int] = (1, 2)) -> int:
+    """Check the landing page and each of ``chapters`` in ``_build/html`` (at least
+    ``min_images`` figures each: landing, chapter), screenshot them with headless Chromium;
+    returns the number of problems (0 = fine, also when Chromium is missing and only the
+    HTML was checked)."""
     import yaml
 
     root = _root()
     html_dir = root / "_build" / "html"
     toc = yaml.safe_load((root / "_toc.yml").read_text())
     landing = html_dir / f"{toc['root']}.html"
-    page = html_dir / "book" / f"{chapter}.html"
     if not landing.exists():
         raise UserError(f"{landing.relative_to(root)} not found: build the book first (python -m acgan_lib.book build)")
-    if not page.exists():
-        raise UserError(f"{page.relative_to(root)} not found (is '{chapter}' a chapter in _toc.yml?)")
+    pages = []
+    for chapter in ([chapters] if isinstance(chapters, str) else list(chapters)):
+        page = html_dir / "book" / f"{chapter}.html"
+        if not page.exists():
+            raise UserError(f"{page.relative_to(root)} not found (is '{chapter}' a chapter in _toc.yml?)")
+        pages.append((page, min_images[1]))
     shots = root / "_build" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     exe = find_chromium()
@@ -143,7 +152,7 @@ def screenshot(chapter: str = "03_acgan", min_images: tuple[int, int] = (1, 2)) 
         print("note: chromium not found: checking the HTML only, no screenshots "
               "(install it with `apt-get install chromium`)")
     problems = 0
-    for path, need in ((landing, min_images[0]), (page, min_images[1])):
+    for path, need in [(landing, min_images[0]), *pages]:
         rel = path.relative_to(root)
         title, srcs, missing = page_images(path)
         bad = []
