@@ -1,4 +1,4 @@
-"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate} ...``.
+"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier} ...``.
 
 Errors in the user's input are printed as one line (``error: ...``) with exit status 2;
 an interrupted training run saves a checkpoint and exits with status 130.
@@ -29,7 +29,7 @@ def _classes(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m acgan_lib",
                                 description="Train and evaluate the GANs of the AC-GAN book.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier}")
 
     pp = sub.add_parser("presets", help="list the training presets (and config keys)",
                         description="List the training presets with the source each reproduces.")
@@ -70,7 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--seed", type=int, default=0)
     pe.add_argument("--no-ema", action="store_true")
     pe.add_argument("--list", action="store_true", help="list the metric names and exit")
+    pc = sub.add_parser("classifier", help="train an evaluation classifier (LeNet-5 / ResNet-20)",
+                        description="Train the evaluation classifier of a dataset with its recipe "
+                                    "(003's LeNet-5, 004's ResNet-20) and save it with its provenance. "
+                                    "Resumes from <out>.ckpt after a stop; logs to <out>.log.csv.")
+    pc.add_argument("--dataset", required=True, help="mnist, fashion-mnist or cifar10")
+    pc.add_argument("--out", required=True, help="weights file to write (.pt)")
+    pc.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
+    pc.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    pc.add_argument("--channels-last", action="store_true", help="NHWC weights and batches")
+    pc.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    pc.add_argument("--device", default="auto")
+    pc.add_argument("--seed", type=int, default=0)
     return p
+
+
+def cmd_classifier(args) -> int:
+    import torch
+
+    from .metrics.classifiers import train_classifier
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if not args.out.endswith(".pt"):
+        raise UserError(f"--out must be a .pt file, got '{args.out}'")
+    _, meta = train_classifier(args.dataset, epochs=args.epochs, out=args.out, device=args.device, seed=args.seed,
+                               precision=args.precision, channels_last=args.channels_last, resumable=True)
+    print(json.dumps({k: v for k, v in meta.items() if k != "recipe"}, indent=1))
+    print(f"wrote {args.out}")
+    return 0
 
 
 def cmd_presets(args) -> int:
@@ -150,7 +178,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
-                "evaluate": cmd_evaluate}[args.cmd](args)
+                "evaluate": cmd_evaluate, "classifier": cmd_classifier}[args.cmd](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

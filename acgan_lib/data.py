@@ -10,11 +10,14 @@ read-only); with internet, torchvision downloads whatever is missing.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
+import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -115,29 +118,149 @@ def _prepare_idx(info: DatasetInfo, root: Path) -> Path:
                     "(set ACGAN_CACHE to a writable folder)")
 
 
-class _CIFAR10(torchvision.datasets.CIFAR10):
-    """torchvision's CIFAR10 whose md5 check can be switched off (for synthetic test files)."""
+# ----------------------------------------------------------------------------- CIFAR-10
+# The files are accepted when every one of them matches either torchvision's md5 sums (the
+# official archive) or the sha256 sums of the project's shared rebuild (../shared/datasets:
+# training set pixel-exact, test images 0-999 exact, 1000-9999 from JPEG copies). The list
+# lives here, in the library, so that editing the data and a hash file beside it together
+# cannot make a different copy pass.
+_CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
+CIFAR10_COPIES = {
+    "official": {"hash": "md5", "exact_test": 10_000, "files": {
+        **{name: md5 for name, md5 in torchvision.datasets.CIFAR10.train_list},
+        **{name: md5 for name, md5 in torchvision.datasets.CIFAR10.test_list},
+        "batches.meta": torchvision.datasets.CIFAR10.meta["md5"]}},
+    "shared-rebuild": {"hash": "sha256", "exact_test": 1_000, "files": {
+        "data_batch_1": "b101cdf1ce61bbb342a756e2cc849baa4f8c78725ba6c90ec3de34617c6f0bd9",
+        "data_batch_2": "48064fe309abfab1623c368f79a646f2b1113929a4b5de8494efe9e8ace39b2d",
+        "data_batch_3": "c67122d2b49ba4f6d2cca7b9e79d33065d5246f44eb754a9098483409305db8a",
+        "data_batch_4": "2294ca86393392a78a67f0302663ba044390571c7729c2368a6bb296fa37ebc4",
+        "data_batch_5": "aa31696ef10a63c32f342b9494cf6fea3fb0fa8a0e3e135b36c436f84124d0d8",
+        "test_batch": "4980d57c168acfcc8a90ec25a84efcba6f4f3486a7b16087b4f91a8f547b38c7",
+        "batches.meta": "f962466ef690d46b226450fb9aadc74ba4bc64a76aa526b5827fe4bc5c7125cb"}},
+}
+_HASH_CACHE: dict[tuple, str] = {}
 
-    def __init__(self, *args, verify_md5: bool = True, **kwargs):
-        self.verify_md5 = verify_md5
-        super().__init__(*args, **kwargs)
 
-    def _check_integrity(self) -> bool:
-        if self.verify_md5:
-            return super()._check_integrity()
-        base = Path(self.root) / self.base_folder
-        return all((base / name).exists() for name, _ in self.train_list + self.test_list)
-
-    def _load_meta(self) -> None:
-        if self.verify_md5:
-            return super()._load_meta()
-        import pickle
-        path = Path(self.root) / self.base_folder / self.meta["filename"]
-        if not path.exists():
-            raise RuntimeError("Dataset metadata file not found or corrupted.")
+def _file_hash(path: Path, algo: str) -> str:
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algo)
+    if key not in _HASH_CACHE:
+        h = hashlib.new(algo)
         with open(path, "rb") as f:
-            self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
-        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        _HASH_CACHE[key] = h.hexdigest()
+    return _HASH_CACHE[key]
+
+
+def identify_cifar10(folder: Path) -> str:
+    """Which known copy ``folder`` holds (``"official"`` or ``"shared-rebuild"``): every file
+    must match one list; otherwise a one-line :class:`UserError` naming the first bad file."""
+    for name in _CIFAR_FILES:
+        if not (folder / name).is_file():
+            raise UserError(f"cifar10 file missing: {folder / name}")
+    first_bad = None
+    for copy, spec in CIFAR10_COPIES.items():
+        bad = [n for n in _CIFAR_FILES if _file_hash(folder / n, spec["hash"]) != spec["files"][n]]
+        if not bad:
+            return copy
+        first_bad = first_bad or bad[0]
+    raise UserError(f"cifar10 file {folder / first_bad} matches neither the official md5 nor the shared "
+                    "copy's sha256; replace the folder with a good copy (ACGAN_SKIP_MD5=1 skips the check)")
+
+
+class _Refused(pickle.UnpicklingError):
+    """Something a CIFAR-10 file may not hold."""
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Rebuilds only what a CIFAR-10 batch holds (dicts, lists, str/bytes, ints and numpy
+    uint8 / integer arrays, under ``numpy.core`` or ``numpy._core``); any other global (``os.system``, ``builtins.eval``...) is refused
+    before it is called, so a crafted pickle cannot run code, with or without the hash check."""
+
+    _ARRAY_MODULES = ("numpy.core.multiarray", "numpy._core.multiarray")
+    _DTYPES = {"u1", "uint8", "i8", "int64", "i4", "int32"}
+
+    def find_class(self, module: str, name: str):
+        if module in self._ARRAY_MODULES and name == "_reconstruct":
+            return _safe_reconstruct
+        if module == "numpy" and name == "ndarray":
+            return np.ndarray
+        if module == "numpy" and name == "dtype":
+            return _safe_dtype
+        if module == "_codecs" and name == "encode":  # bytes in a protocol-2 pickle written by Python 3
+            return _latin1_bytes
+        raise _Refused(f"global '{module}.{name}' is not allowed in a CIFAR-10 file")
+
+
+def _safe_reconstruct(subtype, shape, dtype):
+    if subtype is not np.ndarray:
+        raise _Refused("only plain numpy arrays are allowed in a CIFAR-10 file")
+    # numpy pickles an empty placeholder here (dtype code b"b"); BUILD then sets the real
+    # shape, dtype (through _safe_dtype) and bytes with ndarray.__setstate__
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
+
+
+def _latin1_bytes(text, encoding="latin1"):
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _Refused("only latin-1 byte strings are allowed in a CIFAR-10 file")
+    return text.encode("latin1")
+
+
+def _safe_dtype(name, *args):
+    name = name.decode("latin1") if isinstance(name, bytes) else name
+    if name not in _CifarUnpickler._DTYPES:
+        raise _Refused(f"array type '{name}' is not allowed in a CIFAR-10 file")
+    return np.dtype(name, *args)
+
+
+def read_cifar_pickle(path: Path) -> dict:
+    """One CIFAR-10 file through :class:`_CifarUnpickler`, keys as ``str`` (the official files
+    are Python 2 pickles whose keys and strings come back as bytes or latin-1)."""
+    try:
+        with open(path, "rb") as f:
+            obj = _CifarUnpickler(f, encoding="latin1").load()
+    except _Refused as e:
+        raise UserError(f"unsafe CIFAR-10 file {path} refused: {e}") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise UserError(f"corrupt CIFAR-10 file {path}: {str(e)[:160]}") from None
+    if not isinstance(obj, dict):
+        raise UserError(f"corrupt CIFAR-10 file {path}: expected a dict, got {type(obj).__name__}")
+    return {(k.decode("latin1") if isinstance(k, bytes) else k): v for k, v in obj.items()}
+
+
+def _cifar_arrays(folder: Path, train: bool) -> tuple[np.ndarray, list]:
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    data, labels = [], []
+    for name in names:
+        batch = read_cifar_pickle(folder / name)
+        x, y = batch.get("data"), batch.get("labels", batch.get("fine_labels"))
+        if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072 \
+                or not isinstance(y, list) or len(y) != len(x) or not all(isinstance(v, int) for v in y):
+            raise UserError(f"corrupt CIFAR-10 file {folder / name}: expected uint8 data (N, 3072) and N int labels")
+        data.append(x)
+        labels.extend(y)
+    return np.concatenate(data).reshape(-1, 3, 32, 32), labels
+
+
+def exact_test_count(name: str, root=None) -> int:
+    """How many leading test images are pixel-exact: all of them for MNIST, Fashion-MNIST and
+    the official CIFAR-10; 1,000 for the shared rebuild (the rest come from JPEG copies);
+    0 for an unverified CIFAR-10 folder (``ACGAN_SKIP_MD5``), whose exactness is unknown."""
+    info = dataset_info(name)
+    if info.name != "cifar10":
+        return 10_000
+    try:
+        return CIFAR10_COPIES[identify_cifar10(data_root(root) / info.folder)]["exact_test"]
+    except UserError:
+        if _skip_hash_check():
+            return 0
+        raise
+
+
+def _skip_hash_check() -> bool:
+    return os.environ.get("ACGAN_SKIP_MD5", "").lower() in ("1", "true", "yes")
 
 
 def _offline() -> bool:
@@ -151,22 +274,23 @@ def load_dataset(name: str, train: bool = True, root=None, download: bool | None
     ``download=None`` means: download with torchvision if files are missing, unless
     ``$ACGAN_OFFLINE`` is set. Missing or corrupt data raises a one-line :class:`UserError`
     naming the files and where to put them. ``verify_md5=None`` checks CIFAR-10's files
-    against the official md5 sums unless ``$ACGAN_SKIP_MD5`` is set (tests use synthetic files).
+    against the known copies (:data:`CIFAR10_COPIES`) unless ``$ACGAN_SKIP_MD5`` is set (tests
+    use synthetic files); CIFAR-10 is always read with the restricted unpickler.
     """
     if verify_md5 is None:
-        verify_md5 = os.environ.get("ACGAN_SKIP_MD5", "").lower() not in ("1", "true", "yes")
+        verify_md5 = not _skip_hash_check()
     info = dataset_info(name)
     root = data_root(root)
     if download is None:
         download = not _offline()
     split = "train" if train else "test"
     if name == "cifar10":
-        ds = _load_cifar(info, root, train, download, verify_md5)
-        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        data, targets = _load_cifar(info, root, train, download, verify_md5)
+        images = torch.from_numpy(np.ascontiguousarray(data))
     else:
         ds = _load_idx(info, root, train, download)
-        images = ds.data.unsqueeze(1).contiguous()
-    labels = torch.as_tensor(ds.targets, dtype=torch.int64)
+        images, targets = ds.data.unsqueeze(1).contiguous(), ds.targets
+    labels = torch.as_tensor(targets, dtype=torch.int64)
     if images.dtype != torch.uint8 or images.shape[1:] != (info.channels, info.size, info.size) \
             or len(images) != len(labels) or len(images) == 0:
         raise UserError(f"corrupt {info.name} {split} data under {root}: got images {tuple(images.shape)} "
@@ -201,32 +325,39 @@ def _load_idx(info: DatasetInfo, root: Path, train: bool, download: bool):
                         "delete them and fetch them again") from None
 
 
-def _load_cifar(info: DatasetInfo, root: Path, train: bool, download: bool, verify_md5: bool):
+def _load_cifar(info: DatasetInfo, root: Path, train: bool, download: bool, verify: bool):
+    """CIFAR-10 arrays from ``<root>/cifar-10-batches-py`` (extracted from a verified
+    ``cifar-10-python.tar.gz``, or downloaded, when the folder is absent). Every file goes
+    through the restricted unpickler; ``verify`` also checks it against the known copies."""
+    from torchvision.datasets import utils as tv_utils
+
     folder = root / info.folder
-    tarball = root / "cifar-10-python.tar.gz"
-    present = folder.is_dir() and any(folder.iterdir())
-    try:
-        if present:
-            return _CIFAR10(str(root), train=train, download=False, verify_md5=verify_md5)
-        if download or tarball.exists():
-            # torchvision verifies the tarball's md5 and extracts it; downloads it if absent
-            return _CIFAR10(str(root), train=train, download=True, verify_md5=True)
-    except RuntimeError as e:
-        if "corrupted" in str(e):
-            raise UserError(f"CIFAR-10 files in {folder} are incomplete or fail the md5 check; delete the "
-                            "folder and run again to re-download (or copy the official files)") from None
-        raise UserError(f"cannot load CIFAR-10 from {folder}: {str(e)[:160]}") from None
-    except UserError:
-        raise
-    except Exception as e:
-        if present:
-            raise UserError(f"corrupt CIFAR-10 files in {folder}: {type(e).__name__}: {str(e)[:120]}") from None
-        raise UserError(f"cifar10 not found: need data_batch_1..5, test_batch, batches.meta in {folder} "
-                        f"(or cifar-10-python.tar.gz in {root}); download failed ({type(e).__name__}). "
-                        "Copy the files there or set ACGAN_DATA") from None
-    raise UserError(f"cifar10 not found: need data_batch_1..5, test_batch, batches.meta in {folder} "
-                    f"(or cifar-10-python.tar.gz in {root}); downloads are off. Copy the files there "
-                    "or set ACGAN_DATA")
+    tarball = root / torchvision.datasets.CIFAR10.filename
+    tgz_md5 = torchvision.datasets.CIFAR10.tgz_md5
+    need = (f"cifar10 not found: need data_batch_1..5, test_batch, batches.meta in {folder} "
+            f"(or {tarball.name} in {root})")
+    if not (folder.is_dir() and any(folder.iterdir())):
+        if tarball.exists():
+            if not tv_utils.check_integrity(str(tarball), tgz_md5):
+                raise UserError(f"{tarball} fails the official md5 check; delete it and fetch it again")
+            tv_utils.extract_archive(str(tarball), str(root))
+        elif download:
+            try:
+                tv_utils.download_and_extract_archive(torchvision.datasets.CIFAR10.url, str(root),
+                                                      filename=tarball.name, md5=tgz_md5)
+            except Exception as e:  # offline: URLError, socket errors, md5 mismatch...
+                raise UserError(f"{need}; download failed ({type(e).__name__}). Copy the files there "
+                                "or set ACGAN_DATA") from None
+        else:
+            raise UserError(f"{need}; downloads are off. Copy the files there or set ACGAN_DATA")
+    if verify:
+        identify_cifar10(folder)
+    elif not all((folder / n).is_file() for n in _CIFAR_FILES):
+        raise UserError(f"{need}; some are missing")
+    meta = read_cifar_pickle(folder / "batches.meta")
+    if list(meta.get("label_names", [])) != list(info.classes):
+        raise UserError(f"corrupt CIFAR-10 file {folder / 'batches.meta'}: unexpected label_names")
+    return _cifar_arrays(folder, train)
 
 
 # ----------------------------------------------------------------------------- scaling
