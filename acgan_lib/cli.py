@@ -1,4 +1,4 @@
-"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier} ...``.
+"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier,fid-stats} ...``.
 
 Errors in the user's input are printed as one line (``error: ...``) with exit status 2;
 an interrupted training run saves a checkpoint and exits with status 130.
@@ -29,7 +29,7 @@ def _classes(text: str) -> list[int]:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m acgan_lib",
                                 description="Train and evaluate the GANs of the AC-GAN book.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier,fid-stats}")
 
     pp = sub.add_parser("presets", help="list the training presets (and config keys)",
                         description="List the training presets with the source each reproduces.")
@@ -82,7 +82,29 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     pc.add_argument("--device", default="auto")
     pc.add_argument("--seed", type=int, default=0)
+    pf = sub.add_parser("fid-stats", help="compute the FID reference statistics of a training set",
+                        description="TF-Inception pool3 statistics of N training images (random choice by "
+                                    "--seed), cached for every later FID of that protocol; resumable.")
+    pf.add_argument("--dataset", required=True)
+    pf.add_argument("-n", type=int, required=True, help="training images (the full set: its size)")
+    pf.add_argument("--seed", type=int, default=0)
+    pf.add_argument("--threads", type=int)
+    pf.add_argument("--device", default="cpu")
+    pf.add_argument("--record", action="store_true", help="record protocol, sha256 and cost in the library")
     return p
+
+
+def cmd_fid_stats(args) -> int:
+    import torch
+
+    from .metrics.fid import main_fid_stats
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.n < 2:
+        raise UserError(f"-n must be at least 2, got {args.n}")
+    print(json.dumps(main_fid_stats(args.dataset, args.n, args.seed, args.device, args.record), indent=1))
+    return 0
 
 
 def cmd_classifier(args) -> int:
@@ -178,7 +200,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
-                "evaluate": cmd_evaluate, "classifier": cmd_classifier}[args.cmd](args)
+                "evaluate": cmd_evaluate, "classifier": cmd_classifier,
+                "fid-stats": cmd_fid_stats}[args.cmd](args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -30,7 +30,7 @@ import torch
 
 from .. import __version__
 from ..utils import UserError, atomic_write_json, device_name, git_commit, resolve_device
-from . import classifiers, diversity, resolution, scores, synthetic
+from . import classifiers, diversity, fid, resolution, scores, synthetic
 from .context import EvalContext
 
 MIN_N = 100          # 10 classifier-score splits of >= 10 samples; >= 10 samples per class
@@ -62,35 +62,22 @@ def _rgb(x: torch.Tensor) -> torch.Tensor:
     return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
 
 
-def _fid_stats_path(ctx, n_real: int) -> Path:
-    cls = "" if ctx.class_ids == list(range(len(ctx.info.classes))) else "-c" + "_".join(map(str, ctx.class_ids))
-    return classifiers.classifier_dir() / "stats" / f"{ctx.info.name}{cls}-tfinception-train{n_real}-seed{ctx.seed}.pt"
-
-
 def _fid_inception(ctx, opts) -> dict:
     from ..data import to_uint8
-    from ..utils import atomic_torch_save
 
     n = opts["fid_n"]
     metric = scores.fid_metric(opts.get("fid_extractor"), ctx.device)
     bs = 50 if ctx.device.type == "cuda" else 10  # small CPU batches run faster (cache)
     xr, _ = ctx.train_u8
-    n_real = min(n, len(xr))
-    cache = _fid_stats_path(ctx, n_real) if opts.get("fid_extractor") is None else None
-    names = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
-    if cache is not None and cache.exists():
-        st = torch.load(cache, map_location="cpu", weights_only=True)
-        for k in names:
-            getattr(metric, k).copy_(st[k])
-    else:
-        idx = torch.randperm(len(xr), generator=torch.Generator().manual_seed(ctx.seed))[:n_real]
-        for i in range(0, n_real, bs):
-            metric.update(_rgb(xr[idx[i:i + bs]].to(ctx.device)), real=True)
-        if cache is not None:
-            atomic_torch_save({k: getattr(metric, k).cpu() for k in names}, cache)
+    n_real = min(opts.get("fid_ref_n") or n, len(xr))
+    st, path = fid.reference_stats(ctx.info.name, n_real, ctx.seed, ctx.class_ids, xr, opts.get("fid_extractor"),
+                                   ctx.device, progress=opts["progress"])
+    for k in fid.STATES:
+        getattr(metric, k).copy_(st[k])
     for i in range(0, n, bs):
         metric.update(_rgb(to_uint8(ctx.samples[i:i + bs])), real=False)
-    return {"fid_inception": float(metric.compute()), "meta/n_fid": n, "meta/n_fid_real": n_real}
+    return {"fid_inception": float(metric.compute()), "meta/n_fid": n, "meta/n_fid_real": n_real,
+            "meta/fid_reference": path.name if path else "<computed in memory>"}
 
 
 def _inception_score(ctx, opts) -> dict:
@@ -204,12 +191,13 @@ def evaluate(generator_or_checkpoint_path, out=None, metrics=None, n: int = 1000
              device="auto", seed: int = 0, ema: bool = True, data_root=None, progress: bool = True,
              fid_n: int | None = None, probe_n: int = 1000, synthetic_total: int = synthetic.CPU["total"],
              synthetic_epochs: int = synthetic.CPU["epochs"], test_data=None, train_data=None,
-             fid_extractor=None) -> dict:
+             fid_extractor=None, fid_ref_n: int | None = None) -> dict:
     """Evaluate a generator (a :class:`~acgan_lib.sample.Generator` or a checkpoint path).
 
     ``classifier``: None (the cached default of the dataset, trained on first use), a
     classifier file, or ``(model, meta)``. ``fid_n``: samples for FID (default ``n`` on
-    CUDA, ``min(n, 1000)`` on CPU; recorded as ``meta/n_fid``). ``probe_n``: samples for the
+    CUDA, ``min(n, 1000)`` on CPU; recorded as ``meta/n_fid``); ``fid_ref_n``: training
+    images of the reference statistics (default ``fid_n``; cached, see :mod:`.fid`). ``probe_n``: samples for the
     nearest-neighbour probe. ``test_data`` / ``train_data`` / ``fid_extractor`` replace the
     dataset files and TF-Inception (tests). Returns a flat dict (metrics, then ``meta/...``
     provenance) and writes it to ``out`` as JSON (non-finite numbers as null)."""
@@ -244,7 +232,8 @@ def evaluate(generator_or_checkpoint_path, out=None, metrics=None, n: int = 1000
         raise UserError(f"fid_n={fid_n}: FID needs at least 2 samples")
     ctx = EvalContext(gen, clf, meta, dev, n, seed, data_root, test_data, train_data)
     opts = {"fid_n": int(fid_n), "probe_n": probe_n, "synthetic_total": synthetic_total, "progress": progress,
-            "synthetic_epochs": synthetic_epochs, "fid_extractor": fid_extractor, "result": {}}
+            "synthetic_epochs": synthetic_epochs, "fid_extractor": fid_extractor, "fid_ref_n": fid_ref_n,
+            "result": {}}
     result: dict = {}
     opts["result"] = result
     for name in tqdm(names, disable=not progress, desc="metrics", unit="metric", dynamic_ncols=True):
