@@ -263,6 +263,17 @@ def _skip_hash_check() -> bool:
     return os.environ.get("ACGAN_SKIP_MD5", "").lower() in ("1", "true", "yes")
 
 
+def is_available(name: str, root=None) -> bool:
+    """Whether the files of dataset ``name`` are under the data root (nothing is downloaded
+    or verified: a cheap check for the book, which never trains on stand-in data)."""
+    info = dataset_info(name)
+    root = data_root(root)
+    if info.name == "cifar10":
+        return (root / info.folder / "data_batch_1").exists() or (root / "cifar-10-python.tar.gz").exists()
+    raw = root / info.folder / "raw"
+    return all((raw / f).exists() or (raw / (f + ".gz")).exists() for f in _IDX_FILES)
+
+
 def _offline() -> bool:
     return os.environ.get("ACGAN_OFFLINE", "").lower() in ("1", "true", "yes")
 

@@ -2,10 +2,12 @@
 a checkpoint becomes a ready-to-use ``G``, shared by the CLI, the metrics and the book."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 import torchvision.utils as vutils
 
 from .config import Config, config_from_dict
@@ -36,6 +38,28 @@ class Generator:
     @property
     def conditional(self) -> bool:
         return self.cfg.model != "dcgan"
+
+    def resized(self, size: int) -> "Generator":
+        """This generator with its images resized (bilinear, antialiased, clamped to [-1, 1])
+        to ``size`` px: how a 64 px model is scored by a classifier of the dataset's native
+        size (004 model 4: "downsample each image with bilinear interpolation")."""
+        if self.cfg.image_size == size:
+            return self
+        return dataclasses.replace(self, G=_Resized(self.G, size, self.cfg.z_dim).eval(),
+                                   cfg=dataclasses.replace(self.cfg, image_size=size))
+
+
+class _Resized(torch.nn.Module):
+    """``G`` followed by an antialiased bilinear resize (see :meth:`Generator.resized`)."""
+
+    def __init__(self, G: torch.nn.Module, size: int, z_dim: int):
+        super().__init__()
+        self.G, self.size, self.z_dim = G, size, getattr(G, "z_dim", z_dim)
+
+    def forward(self, z, y):
+        x = self.G(z, y)
+        return F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True,
+                             align_corners=False).clamp(-1, 1)
 
 
 def load_generator(path, device="auto", ema: bool = True) -> Generator:
@@ -93,11 +117,14 @@ def class_grid_inputs(num_classes: int, n_cols: int, z_dim: int, seed: int = 0, 
     return z, labels
 
 
+GRID_PAD = 2  # pixels between the tiles of a saved grid (read back by acgan_lib.runs.Run.grid)
+
+
 def save_grid(images: torch.Tensor, path, nrow: int) -> None:
     """Save images in [-1, 1] as one PNG grid (torchvision's ``save_image``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    vutils.save_image(images.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=2,
+    vutils.save_image(images.float().cpu(), path, nrow=nrow, normalize=True, value_range=(-1, 1), padding=GRID_PAD,
                       pad_value=1.0)
 
 

@@ -34,6 +34,7 @@ from . import __version__, losses
 from .config import Config, config_from_dict, make_config, validate
 from .data import load_training_data
 from .models import build_models, set_noise_std
+from .runs import RESUME_KEYS, Run, read_log
 from .sample import class_grid_inputs, save_grid
 from .utils import (UserError, atomic_torch_save, atomic_write_json, device_name, git_commit,
                     load_checkpoint, resolve_device)
@@ -354,7 +355,6 @@ def train(cfg: Config, out, progress: bool = True) -> Path:
     return trainer.run(progress)
 
 
-RESUME_KEYS = {"iters", "log_every", "sample_every", "ckpt_every", "device", "data_root", "compile"}
 
 
 def resume(out, progress: bool = True, overrides: dict | list | None = None) -> Path:
@@ -393,11 +393,8 @@ def train_or_load(cfg: Config, out, progress: bool = True) -> Path:
     A folder holding a run with a *different* config is an error (nothing is overwritten)."""
     out = Path(out)
     if out.exists() and _is_run_dir(out):
-        saved_path = out / "config.json"
-        saved = json.loads(saved_path.read_text()) if saved_path.exists() else None
-        mine = cfg.to_dict()
-        if saved is not None:
-            diff = sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k) != mine[k])
+        if (out / "config.json").exists():
+            diff = Run(out).differs(cfg)
             if diff:
                 raise UserError(f"{out} holds a run with a different config ({', '.join(diff)}); "
                                 "delete it or use another folder")
@@ -407,12 +404,6 @@ def train_or_load(cfg: Config, out, progress: bool = True) -> Path:
             return resume(out, progress, {"iters": cfg.iters})
         raise UserError(f"{out} holds an unfinished run without checkpoint; delete it to start again")
     return train(cfg, out, progress)
-
-
-def read_log(out) -> "list[dict]":
-    """The run's log rows with numbers parsed (for plots)."""
-    rows = _read_log_rows(Path(out) / "log.csv")
-    return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in r.items()} for r in rows]
 
 
 __all__ = ["train", "resume", "train_or_load", "read_log", "Trainer", "TrainingDiverged", "make_config"]

@@ -12,12 +12,16 @@ from __future__ import annotations
 import gzip
 import pickle
 import struct
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "datasets"
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # the book's tooling (tools/book/) is not an installed package
+    sys.path.insert(0, str(REPO))
 
 
 def class_images(labels: np.ndarray, size: int, channels: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from acgan_lib.book import notebooks
+from tools.book import notebooks
 from acgan_lib.book.animation import gif_info, training_gif
 from acgan_lib.book.comparison import VARIANTS, variant_preset
 from acgan_lib.config import PRESETS, make_config
@@ -74,7 +74,7 @@ def _page(path, title, imgs):
 
 
 def test_screenshot_checks_landing_and_each_chapter(tmp_path, monkeypatch, capsys):
-    from acgan_lib.book import site
+    from tools.book import site
     from acgan_lib.utils import UserError
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/00_introduction\n")
     html = tmp_path / "_build" / "html"

@@ -12,11 +12,13 @@ Only PIL is needed (the GIF is written with ``Image.save(save_all=True)``).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-GRID_PAD = 2          # padding of acgan_lib.sample.save_grid
+from ..runs import Run
+from ..sample import GRID_PAD
+from .core import chapter_dir
+
 _BG = (255, 255, 255)
 _FG = (20, 20, 20)
 
@@ -31,17 +33,17 @@ def _font(size: int):
 
 
 def _steps(run_dir) -> list[int]:
-    return sorted(int(p.stem.split("_")[1]) for p in (Path(run_dir) / "samples").glob("step_*.png"))
+    return Run(run_dir).sample_steps()
 
 
 def _frame_of(run_dir, step: int, max_cols: int | None):
     """The run's grid at ``step`` (RGB), cropped to its first ``max_cols`` columns."""
     from PIL import Image
 
-    img = Image.open(Path(run_dir) / "samples" / f"step_{step:07d}.png").convert("RGB")
+    run = Run(run_dir)
+    img = Image.open(run / "samples" / f"step_{step:07d}.png").convert("RGB")
     if max_cols:
-        cfg = json.loads((Path(run_dir) / "config.json").read_text())
-        s = int(cfg["image_size"])
+        s = run.cfg.image_size
         width = GRID_PAD + max_cols * (s + GRID_PAD)
         if width < img.width:
             img = img.crop((0, 0, width, img.height))
@@ -115,7 +117,6 @@ def training_gif(runs, out=None, save_as: str | None = "training", chapter: str 
         frames.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=255))
 
     if out is None:
-        from .core import chapter_dir
         if not save_as:
             raise ValueError("give out=<path> or save_as=<name>")
         out = chapter_dir(chapter) / f"{save_as}.gif"

@@ -30,6 +30,8 @@ import math
 
 from ..config import PRESETS, scaled_config
 from ..utils import UserError
+from .core import run
+from .evaluation import evaluate
 
 CHAPTER = "09_modern_acgan"
 BASE_PRESET = {"fashion-mnist": "acbiggan-fmnist", "cifar10": "acbiggan-cifar10"}
@@ -105,7 +107,7 @@ def describe_variants(variants, dataset: str, scale: str, **knobs):
         differs = {k: cfg[k] for k in cfg if k not in ("preset", "seed") and cfg[k] != base[k]}
         rows.append({"variant": v, "label": VARIANTS[v][0], "preset": preset + (" + " + ", ".join(
             f"{k}={val}" for k, val in over.items()) if over else ""),
-            "aux_loss": cfg["aux_loss"], "differs from AC": ", ".join(f"{k}={val}" for k, val in differs.items()) or "—",
+            "aux_loss": cfg.aux_loss, "differs from AC": ", ".join(f"{k}={val}" for k, val in differs.items()) or "—",
             "relation to 002": VARIANTS[v][2]})
     return pd.DataFrame(rows)
 
@@ -114,7 +116,6 @@ def describe_variants(variants, dataset: str, scale: str, **knobs):
 def train_variants(variants, dataset: str, scale: str, seeds=(0,), progress: bool = False, **knobs) -> dict:
     """Train (or load) every ``variant`` x ``seed`` with :func:`acgan_lib.book.run` (which
     uses ``train_or_load``) and the same knobs; returns ``{(variant, seed): run_dir}``."""
-    from .core import run
 
     for v in variants:
         _check_variant(v)
@@ -133,8 +134,6 @@ def evaluate_run(run_dir, scale: str, n: int, fid_n: int = 0, seed: int = 0, met
     :func:`acgan_lib.book.evaluate` (the evaluation classifier of ``scale``, samples resized
     to the classifier's size, result cached in ``<run>/eval/``), on ``n`` samples, ``fid_n``
     of them for FID (0 leaves FID out)."""
-    from .evaluation import evaluate
-
     names = [m for m in (metrics or DEFAULT_METRICS) if fid_n or m != "fid_inception"]
     kw = {"fid_n": int(fid_n)} if fid_n and "fid_inception" in names else {}
     return evaluate(run_dir, scale, n=n, metrics=names, seed=seed, **kw)
@@ -153,16 +152,13 @@ def compare(variants, dataset: str, scale: str, seeds=(0,), n_eval: int = 1000, 
     per-class MS-SSIM of the samples and of training data, training speed."""
     import pandas as pd
 
-    from .core import run_info
-
     runs = train_variants(variants, dataset, scale, seeds, progress=progress, **knobs)
     rows = []
     for (v, seed), run_dir in runs.items():
         res = evaluate_run(run_dir, scale, n_eval, fid_n)
-        info = run_info(run_dir)
-        cfg = info["config"]
+        info, cfg = run_dir.info, run_dir.cfg
         class_ids = [int(c) for c in str(res.get("meta/class_ids", "")).split(",") if c != ""]
-        row = {"variant": v, "label": VARIANTS[v][0], "seed": seed, "aux_loss": cfg["aux_loss"],
+        row = {"variant": v, "label": VARIANTS[v][0], "seed": seed, "aux_loss": cfg.aux_loss,
                "accuracy": _f(res, "accuracy"), "classifier_score": _f(res, "classifier_score_mean"),
                "classifier_score_std": _f(res, "classifier_score_std"),
                "frechet_classifier": _f(res, "frechet_classifier"), "fid": _f(res, "fid_inception"),

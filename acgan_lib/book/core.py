@@ -20,13 +20,19 @@ import html
 import json
 import os
 import platform
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
+import torch
+
 from .. import __version__
 from ..config import SCALES, scaled_config
-from ..utils import UserError, atomic_write_json, device_name, git_commit
+from ..data import data_root, dataset_info, is_available
+from ..runs import Run
+from ..train import train_or_load
+from ..utils import UserError, atomic_write_json, atomic_write_bytes, device_name, git_commit
 
 SCALE_NOTES = {
     "smoke": "smoke test: a handful of iterations on tiny batches; it only checks that the "
@@ -74,6 +80,15 @@ def runs_root() -> Path:
     return root / "runs" / "book" if root else Path.cwd() / "runs" / "book"
 
 
+def stale_chapters() -> dict:
+    """``book/stale.json``: the chapters whose code changed after they were executed and
+    which are committed without re-execution, each with the commit its outputs come from
+    (managed by ``python -m acgan_lib.book stale``; the report marks their claims stale)."""
+    root = repo_root()
+    path = root / "book" / "stale.json" if root else None
+    return json.loads(path.read_text()).get("chapters", {}) if path and path.exists() else {}
+
+
 def chapter_dir(chapter: str | None = None) -> Path:
     chapter = chapter or _CONTEXT.get("chapter") or "scratch"
     return results_root() / chapter
@@ -105,15 +120,7 @@ def by_scale(scale: str, value=None, **table):
 def have_dataset(name: str) -> bool:
     """Whether the files of dataset ``name`` are on this machine (no download is tried:
     the book never trains on stand-in data)."""
-    from ..data import _IDX_FILES, data_root, dataset_info
-
-    info = dataset_info(name)
-    root = data_root()
-    if name == "cifar10":
-        folder = root / info.folder
-        return (folder / "data_batch_1").exists() or (root / "cifar-10-python.tar.gz").exists()
-    raw = root / info.folder / "raw"
-    return all((raw / f).exists() or (raw / (f + ".gz")).exists() for f in _IDX_FILES)
+    return is_available(name)
 
 
 def require_dataset(name: str) -> None:
@@ -121,8 +128,6 @@ def require_dataset(name: str) -> None:
     missing (a chapter executed with ``dataset=cifar10`` on a machine without CIFAR-10)."""
     if have_dataset(name):
         return
-    from ..data import data_root, dataset_info
-
     where = data_root() / dataset_info(name).folder
     raise UserError(f"{name} is not on this machine (looked in {where}); the book never trains on stand-in "
                     f"data. Put the real files there (or point $ACGAN_DATA at them; torchvision downloads them "
@@ -143,27 +148,15 @@ def cifar10_status(dataset: str) -> None:
 
 
 # ----------------------------------------------------------------------------- training
-def _config_differs(out: Path, cfg) -> list[str]:
-    from ..train import RESUME_KEYS
-
-    path = out / "config.json"
-    if not path.exists():
-        return []
-    saved = json.loads(path.read_text())
-    mine = cfg.to_dict()
-    return sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k) != mine[k])
-
-
-def run(preset: str, scale: str, name: str | None = None, progress: bool = False, **overrides) -> Path:
+def run(preset: str, scale: str, name: str | None = None, progress: bool = False, **overrides) -> Run:
     """Train ``preset`` at ``scale`` (plus ``overrides``; ``None`` values are ignored) in
     ``runs/book/<scale>/<name>``, or reuse the finished run already there ("load the
-    checkpoint if it exists, else train"; an interrupted run is resumed). Returns the run
-    folder and prints one line saying what happened and what it cost.
+    checkpoint if it exists, else train"; an interrupted run is resumed). Returns the
+    :class:`~acgan_lib.runs.Run` (``run.path``, ``run.summary()``, ``run / "final.pt"``) and
+    prints one line saying what happened and what it cost.
 
     Smoke runs whose config changed are retrained; at ``cpu`` / ``full`` scale a folder
     holding a different config is an error (nothing is overwritten)."""
-    from ..train import train_or_load
-
     overrides = {k: v for k, v in overrides.items() if v is not None}
     cfg = scaled_config(preset, scale, **overrides)
     if name is None:  # the preset's name, plus a hash of the overrides that change anything
@@ -176,60 +169,17 @@ def run(preset: str, scale: str, name: str | None = None, progress: bool = False
                 suffix = hashlib.sha1(json.dumps(changed, sort_keys=True).encode()).hexdigest()[:8]
             name += "-" + suffix
     out = runs_root() / scale / name
-    if scale == "smoke" and _config_differs(out, cfg):
-        import shutil
+    if scale == "smoke" and (out / "config.json").exists() and Run(out).differs(cfg):
         shutil.rmtree(out)
     done_before = (out / "final.pt").exists()
     train_or_load(cfg, out, progress)
-    info = json.loads((out / "run.json").read_text())
+    result = Run(out)
+    info = result.info
     what = "reused the finished run" if done_before else "trained"
     speed = f", {info['steps_per_s']:.2f} it/s" if info.get("steps_per_s") else ""
     print(f"{name}: {what} in {_rel(out)} ({info['step']} iterations, {info['wall_time_s']:.0f} s "
           f"on {info['device']}{speed})")
-    return out
-
-
-def run_info(run_dir) -> dict:
-    """``run.json`` of a run plus its config (for tables)."""
-    run_dir = Path(run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
-    info["config"] = json.loads((run_dir / "config.json").read_text())
-    return info
-
-
-def log_summary(run_dir, frac: float | None = 0.1, upto: float | None = None) -> dict:
-    """Means of the logged losses and D accuracies over the last ``frac`` of training (at
-    least one log row): the "final" values quoted in the chapters. With ``upto``, over the
-    rows of the first ``upto`` of training instead (e.g. 1/3: the first noise stage)."""
-    import math
-
-    from ..train import read_log
-
-    rows = read_log(run_dir)
-    if not rows:
-        return {}
-    if upto is not None:
-        last = rows[-1]["step"]
-        sel = [r for r in rows if r["step"] <= upto * last] or rows[:1]
-    else:
-        sel = rows[-max(1, int(round(len(rows) * (frac or 0.1)))):]
-    out = {}
-    for k in ("loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake", "d_cls_acc_real", "d_cls_acc_fake"):
-        vals = [r[k] for r in sel if not math.isnan(r.get(k, math.nan))]
-        if vals:
-            out[k] = sum(vals) / len(vals)
-    out["step"] = int(rows[-1]["step"])
-    return out
-
-
-def log_peak(run_dir, key: str) -> float | None:
-    """Largest logged window mean of ``key`` over training (e.g. 004's "peak" accuracies)."""
-    import math
-
-    from ..train import read_log
-
-    vals = [r[key] for r in read_log(run_dir) if not math.isnan(r.get(key, math.nan))]
-    return max(vals) if vals else None
+    return result
 
 
 # ----------------------------------------------------------------------------- display
@@ -267,7 +217,6 @@ def needs_dataset(name: str, how: str) -> bool:
     how to run it (``how``), and return False. Use as ``if book.needs_dataset(...):``."""
     if have_dataset(name):
         return True
-    from ..data import data_root
     notice(f"Skipped: {name} is not on this machine",
            f"This section needs the real {name} files under <code>{html.escape(str(data_root()))}</code> "
            f"(or <code>$ACGAN_DATA</code>); it is never run on stand-in data. {how}")
@@ -284,8 +233,6 @@ def provenance(chapter: str, scale: str, **params) -> None:
     and the wall time (filled in by the executor once the notebook has run)."""
     if scale not in SCALES:
         raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
-    import torch
-
     info = {
         "chapter": chapter, "scale": scale, "params": {k: _jsonable(v) for k, v in params.items()},
         "device": device_name(), "library_version": __version__, "commit": git_commit(),
@@ -392,8 +339,6 @@ def save_figure(fig, name: str | None, chapter: str | None = None) -> Path | Non
     is None)."""
     if not name:
         return None
-    from ..utils import atomic_write_bytes
-
     path = figure_path(name, chapter)
     atomic_write_bytes(path, _png(fig))
     return path
@@ -406,7 +351,6 @@ def show(fig, save_as: str | None = None) -> None:
 
     png = _png(fig)
     if save_as:
-        from ..utils import atomic_write_bytes
         atomic_write_bytes(figure_path(save_as), png)
     if "ipykernel" in sys.modules:
         from IPython.display import Image

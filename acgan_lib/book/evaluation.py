@@ -17,20 +17,26 @@ import hashlib
 import json
 from pathlib import Path
 
-from .core import runs_root
+import torch
+
+from .. import metrics as M
+from .. import plots, probes
+from ..data import dataset_info, load_dataset, resize, select_classes, to_float
+from ..metrics import classifiers as C
+from ..metrics import synthetic
+from ..runs import Run
+from ..sample import generate, load_generator
+from ..utils import atomic_write_json
+from .core import runs_root, show
 
 
 def classifier(dataset: str, scale: str):
     """``(model, meta)`` of the evaluation classifier used at ``scale``."""
-    from ..metrics import classifiers as C
-
     if scale != "smoke":
         return C.get_classifier(dataset, progress=False)
     path = runs_root() / "smoke" / "classifiers" / f"{dataset}-{C.ARCH_FOR[dataset]}.pt"
     if path.exists():
         return C.load_classifier(path)
-    from ..data import load_dataset
-
     x, y = load_dataset(dataset, train=True)
     xt, yt = load_dataset(dataset, train=False)
     model, meta = C.train_classifier(dataset, epochs=1, out=path, progress=False, train_data=(x[:3000], y[:3000]),
@@ -45,43 +51,15 @@ def classifier_path(dataset: str, scale: str) -> str:
     return meta["path"]
 
 
-def fit_generator(gen, size: int):
-    """``gen`` with its images resized (bilinear, antialiased) to ``size`` px: how a 64 px
-    model is scored by a classifier of the dataset's native size (004 model 4: "downsample
-    each image with bilinear interpolation")."""
-    import dataclasses
-
-    import torch
-
-    if gen.cfg.image_size == size:
-        return gen
-
-    class Resized(torch.nn.Module):
-        def __init__(self, G):
-            super().__init__()
-            self.G, self.z_dim = G, getattr(G, "z_dim", gen.cfg.z_dim)
-
-        def forward(self, z, y):
-            x = self.G(z, y)
-            return torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                                                   align_corners=False).clamp(-1, 1)
-
-    cfg = dataclasses.replace(gen.cfg, image_size=size)
-    return dataclasses.replace(gen, G=Resized(gen.G).eval(), cfg=cfg)
-
-
 def evaluate(run_dir, scale: str, n: int, metrics=None, seed: int = 0, **kwargs) -> dict:
     """Evaluation of the run's final generator (a flat dict, see
     :func:`acgan_lib.metrics.evaluate`), with the classifier of ``scale``; cached in the run
     folder so that re-executing a chapter recomputes nothing. Samples of a model whose size
     differs from the classifier's (64 px models) are resized to it (``meta/resized_to``)."""
-    from .. import metrics as M
-    from ..sample import load_generator
-
     run_dir = Path(run_dir)
     ckpt = run_dir / "final.pt"
-    cfg = json.loads((run_dir / "config.json").read_text())
-    clf_path = classifier_path(cfg["dataset"], scale)
+    dataset = Run(run_dir).cfg.dataset
+    clf_path = classifier_path(dataset, scale)
     key_src = json.dumps({"metrics": sorted(metrics) if metrics else None, "n": n, "seed": seed,
                           "classifier": Path(clf_path).name, "kw": {k: repr(v) for k, v in sorted(kwargs.items())}},
                          sort_keys=True)
@@ -89,68 +67,46 @@ def evaluate(run_dir, scale: str, n: int, metrics=None, seed: int = 0, **kwargs)
     if cache.exists() and cache.stat().st_mtime >= ckpt.stat().st_mtime \
             and cache.stat().st_mtime >= Path(clf_path).stat().st_mtime:
         return json.loads(cache.read_text())
-    clf, meta = classifier(cfg["dataset"], scale)
+    clf, meta = classifier(dataset, scale)
     gen = load_generator(ckpt)
     resized = gen.cfg.image_size != clf.image_size
-    gen = fit_generator(gen, clf.image_size)
+    gen = gen.resized(clf.image_size)
     res = M.evaluate(gen, out=None, metrics=metrics, n=n, classifier=(clf, meta), seed=seed, progress=False, **kwargs)
     res["meta/resized_to"] = clf.image_size if resized else None
-    from ..utils import atomic_write_json
     atomic_write_json(cache, {k: (None if isinstance(v, float) and v != v else v) for k, v in res.items()})
     return res
 
 
 def accuracy_over_time(run_dir, scale: str) -> tuple[list[int], list[float]]:
     """Classifier accuracy of the saved fixed-noise grids (row = intended class) per step."""
-    import torch
-
-    from ..metrics.classifiers import classify
-    from .figures import grid_tiles, sample_steps
-
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    clf, _ = classifier(cfg["dataset"], scale)
-    ids = [int(c) for c in cfg["classes"].split(",")] if cfg.get("classes", "").strip() else None
-    steps, accs = sample_steps(run_dir), []
+    run = Run(run_dir)
+    clf, _ = classifier(run.cfg.dataset, scale)
+    ids = torch.tensor(run.cfg.class_ids(len(dataset_info(run.cfg.dataset).classes)))
+    steps, accs = run.sample_steps(), []
     for s in steps:
-        x, rows = grid_tiles(run_dir, s)
-        if x.shape[-1] != clf.image_size:
-            x = torch.nn.functional.interpolate(x, size=(clf.image_size,) * 2, mode="bilinear",
-                                                antialias=True, align_corners=False)
-        target = torch.tensor(ids)[rows] if ids else rows
-        logits, _ = classify(clf, x.to(next(clf.parameters()).device))
-        accs.append((logits.argmax(1).cpu() == target).float().mean().item())
+        x, rows = run.grid(s)
+        logits, _ = C.classify(clf, resize(x, clf.image_size))
+        accs.append((logits.argmax(1).cpu() == ids[rows]).float().mean().item())
     return steps, accs
 
 
 # ----------------------------------------------------------------------------- probe figures
 def _gen(run_dir):
-    from ..sample import load_generator
-
     return load_generator(Path(run_dir) / "final.pt")
 
 
-def nearest_neighbour_figure(run_dir, scale: str, n: int = 8, k: int = 4, seed: int = 0,
+def nearest_neighbors_figure(run_dir, scale: str, n: int = 8, k: int = 4, seed: int = 0,
                              save_as: str | None = None) -> None:
     """``n`` samples (one per class, cycling) and their ``k`` nearest training images by
     pixel L1 distance (paper Sec. 4.4)."""
-    import torch
-
-    from .. import plots, probes
-    from ..data import load_dataset, select_classes
-    from ..sample import generate
-    from .core import show
-
     gen = _gen(run_dir)
     labels = torch.arange(n) % gen.num_classes
     samples = generate(gen, labels, seed=seed)
     x, y = load_dataset(gen.cfg.dataset, train=True)
     if gen.class_ids != list(range(int(y.max()) + 1)):
         x, _ = select_classes(x, y, gen.class_ids)
-    if samples.shape[-1] != x.shape[-1]:
-        samples = torch.nn.functional.interpolate(samples, size=x.shape[-2:], mode="bilinear", antialias=True,
-                                                  align_corners=False)
+    samples = resize(samples, x.shape[-1])
     _, idx = probes.nearest_neighbors(samples.cpu(), x, k=k)
-    from ..data import to_float
     neighbours = to_float(x[idx.flatten()]).view(n, k, *x.shape[1:])
     show(plots.plot_nearest_neighbors(samples.cpu(), neighbours, title=f"{k} nearest training images (pixel L1)"),
          save_as)
@@ -160,9 +116,6 @@ def interpolation_figure(run_dir, kind: str = "within", mode: str = "linear", pa
                          seed: int = 0, save_as: str | None = None) -> None:
     """Latent interpolations of the run's generator: ``within`` one class between two z, or
     ``between`` two classes for one z (the label is blended)."""
-    from .. import plots, probes
-    from .core import show
-
     gen = _gen(run_dir)
     paths = probes.interpolations(gen, pairs=pairs, steps=steps, mode=mode, seed=seed)
     lab = paths["labels"]
@@ -178,9 +131,6 @@ def interpolation_figure(run_dir, kind: str = "within", mode: str = "linear", pa
 
 def fixed_z_figure(run_dir, n_z: int = 10, seed: int = 0, save_as: str | None = None) -> None:
     """Rows = classes, columns = one z each (shared across the column)."""
-    from .. import plots, probes
-    from .core import show
-
     gen = _gen(run_dir)
     show(plots.plot_fixed_z_grid(probes.fixed_z_grid(gen, n_z=n_z, seed=seed), gen.class_names,
                                  title="each column: one z for every class"), save_as)
@@ -189,9 +139,6 @@ def fixed_z_figure(run_dir, n_z: int = 10, seed: int = 0, save_as: str | None = 
 def synthetic_table(run_dir, total: int, epochs: int, percents, seed: int = 0) -> list[dict]:
     """003 Table 3 (:func:`acgan_lib.metrics.synthetic.synthetic_table`) for the run's
     generator, all three strategies, cached in the run folder."""
-    from ..metrics import synthetic
-    from ..utils import atomic_write_json
-
     run_dir = Path(run_dir)
     key = json.dumps({"total": total, "epochs": epochs, "percents": [float(p) for p in percents], "seed": seed},
                      sort_keys=True)

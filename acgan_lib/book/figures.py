@@ -6,12 +6,14 @@ Every function displays its figure once and, with ``save_as="name"``, also write
 """
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
-
 import numpy as np
 
+from ..config import make_config
+from ..data import dataset_info
+from ..metrics.diversity import pixel_diversity
+from ..models import build_models
+from ..models.common import layer_table
+from ..runs import Run
 from .core import show
 
 LABELS = {
@@ -32,9 +34,7 @@ def _plt():
 
 
 def _log(run_dir):
-    from ..train import read_log
-
-    rows = read_log(run_dir)
+    rows = Run(run_dir).log()
     if not rows:
         raise ValueError(f"{run_dir} has no log rows yet")
     return {k: np.array([r[k] for r in rows], dtype=float) for k in rows[0]}
@@ -45,7 +45,7 @@ def _has(col) -> bool:
 
 
 def _run_label(run_dir) -> str:
-    return Path(run_dir).name
+    return Run(run_dir).name
 
 
 # ----------------------------------------------------------------------------- curves
@@ -133,33 +133,6 @@ def plot_series(series: dict, xlabel: str, ylabel: str, title: str | None = None
 
 
 # ----------------------------------------------------------------------------- grids
-def sample_steps(run_dir) -> list[int]:
-    """Steps at which the run saved a fixed-noise sample grid."""
-    return sorted(int(p.stem.split("_")[1]) for p in (Path(run_dir) / "samples").glob("step_*.png"))
-
-
-def _grid_path(run_dir, step: int | None) -> tuple[Path, int]:
-    steps = sample_steps(run_dir)
-    if not steps:
-        raise ValueError(f"{run_dir} has no sample grids")
-    if step is None:
-        step = steps[-1]
-    elif step not in steps:
-        step = min(steps, key=lambda s: abs(s - step))
-    return Path(run_dir) / "samples" / f"step_{step:07d}.png", step
-
-
-def _row_labels(run_dir) -> list[str] | None:
-    from ..data import dataset_info
-
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    if cfg["model"] == "dcgan":
-        return None
-    info = dataset_info(cfg["dataset"])
-    ids = [int(c) for c in cfg["classes"].split(",")] if cfg.get("classes", "").strip() else range(len(info.classes))
-    return [info.classes[i] for i in ids]
-
-
 def show_grid(run_dir, step: int | None = None, title: str | None = None, save_as: str | None = None,
               ax=None) -> None:
     """The run's fixed-noise sample grid at ``step`` (default: the last one). Rows are the
@@ -167,14 +140,15 @@ def show_grid(run_dir, step: int | None = None, title: str | None = None, save_a
     from PIL import Image
 
     plt = _plt()
-    path, step = _grid_path(run_dir, step)
+    run = Run(run_dir)
+    path, step = run.grid_path(step)
     img = np.asarray(Image.open(path))
     own = ax is None
     if own:
         h = 5.2 * img.shape[0] / img.shape[1]
         fig, ax = plt.subplots(figsize=(5.6, max(1.2, h)))
     ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
-    labels = _row_labels(run_dir)
+    labels = run.class_names
     ax.set_xticks([])
     ax.grid(False)
     if labels:
@@ -193,7 +167,7 @@ def grids_over_time(run_dir, n: int = 4, steps: list[int] | None = None, title: 
     """The fixed-noise grid at ``n`` steps spread over training (first, ..., last): the same
     latent vectors, so the panels show how G's output for them evolves."""
     plt = _plt()
-    avail = sample_steps(run_dir)
+    avail = Run(run_dir).sample_steps()
     if steps is None:
         idx = np.unique(np.linspace(0, len(avail) - 1, min(n, len(avail))).round().astype(int))
         steps = [avail[i] for i in idx]
@@ -219,55 +193,11 @@ def compare_grids(runs: dict, step: int | None = None, title: str | None = None,
     show(fig, save_as)
 
 
-def grid_tiles(run_dir, step: int | None = None):
-    """The images of a saved sample grid as a float tensor ``(N, C, H, W)`` in [-1, 1] (8-bit
-    precision), row-major, and the labels of their rows (G's label ids; None for DCGAN)."""
-    import torch
-    from PIL import Image
-
-    cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    path, _ = _grid_path(run_dir, step)
-    img = np.asarray(Image.open(path).convert("RGB")).astype(np.float32) / 127.5 - 1.0
-    s, pad = cfg["image_size"], 2
-    rows, cols = (img.shape[0] - pad) // (s + pad), (img.shape[1] - pad) // (s + pad)
-    tiles = [img[pad + r * (s + pad): pad + r * (s + pad) + s, pad + c * (s + pad): pad + c * (s + pad) + s]
-             for r in range(rows) for c in range(cols)]
-    x = torch.from_numpy(np.stack(tiles)).permute(0, 3, 1, 2)
-    if cfg["dataset"] in ("mnist", "fashion-mnist"):
-        x = x[:, :1]
-    labels = None if cfg["model"] == "dcgan" else torch.arange(rows).repeat_interleave(cols)
-    return x.contiguous(), labels
-
-
-def pixel_diversity(images) -> float:
-    """Mean pairwise root-mean-square pixel distance between images in [-1, 1]: a cheap,
-    model-free diversity measure (a collapsed generator scores near 0)."""
-    import torch
-
-    x = images.flatten(1).double()
-    d = torch.cdist(x, x) / math.sqrt(x.shape[1])
-    n = len(x)
-    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
-
-
-def real_pixel_diversity(dataset: str, n: int = 100, seed: int = 0, image_size: int | None = None) -> float:
-    """:func:`pixel_diversity` of ``n`` random training images (the reference value)."""
-    import torch
-
-    from ..data import load_dataset, resize, to_float
-
-    images, _ = load_dataset(dataset, train=True)
-    g = torch.Generator().manual_seed(seed)
-    x = to_float(images[torch.randperm(len(images), generator=g)[:n]])
-    if image_size:
-        x = resize(x, image_size)
-    return pixel_diversity(x)
-
-
 def diversity_over_time(run_dir) -> tuple[list[int], list[float]]:
     """:func:`pixel_diversity` of the fixed-noise grid at every saved step."""
-    steps = sample_steps(run_dir)
-    return steps, [pixel_diversity(grid_tiles(run_dir, s)[0]) for s in steps]
+    run = Run(run_dir)
+    steps = run.sample_steps()
+    return steps, [pixel_diversity(run.grid(s)[0]) for s in steps]
 
 
 # ----------------------------------------------------------------------------- diagrams
@@ -320,48 +250,12 @@ def model_diagram(save_as: str | None = None) -> None:
 
 
 def architecture_table(preset: str, **overrides):
-    """Layer-by-layer table of a preset's G and D: layer, output shape, parameters (from a
-    forward pass with hooks on a batch of 2)."""
+    """Layer-by-layer table of a preset's G and D (:func:`acgan_lib.models.common.layer_table`)
+    as a DataFrame: layer, kernel and stride, output shape, parameters."""
     import pandas as pd
-    import torch
-    from torch import nn
-
-    from ..config import make_config
-    from ..data import dataset_info
-    from ..models import build_models
 
     cfg = make_config(preset, overrides)
     info = dataset_info(cfg.dataset)
-    K = len(cfg.class_ids(len(info.classes)))
-    G, D = build_models(cfg, info.channels, K)
-    rows = []
-
-    def hook(net):
-        def f(mod, inp, out):
-            if isinstance(out, dict):
-                out = out["adv"]
-            n_par = sum(p.numel() for p in mod.parameters(recurse=False))
-            extra = ""
-            if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
-                extra = f"{mod.kernel_size[0]}x{mod.kernel_size[1]}, stride {mod.stride[0]}"
-            rows.append({"net": net, "layer": type(mod).__name__, "detail": extra,
-                         "output shape": "x".join(str(s) for s in out.shape[1:]), "parameters": n_par})
-        return f
-
-    handles = []
-    for net_name, net in (("G", G), ("D", D)):
-        for m in net.modules():
-            if len(list(m.children())) == 0 and not isinstance(m, nn.Identity):
-                if type(m).__name__ == "GaussianNoise" and all(std == 0 for _, std in cfg.noise_stages()):
-                    continue  # a run without activation noise: the (inactive) noise layers are not listed
-                handles.append(m.register_forward_hook(hook(net_name)))
-    G.eval()
-    D.eval()
-    with torch.no_grad():
-        z = torch.randn(2, cfg.z_dim)
-        y = torch.zeros(2, dtype=torch.long)
-        D(G(z, y), y)
-    for h in handles:
-        h.remove()
-    df = pd.DataFrame(rows)
-    return df
+    G, D = build_models(cfg, info.channels, len(cfg.class_ids(len(info.classes))))
+    no_noise = all(std == 0 for _, std in cfg.noise_stages())
+    return pd.DataFrame(layer_table(G, D, cfg.z_dim, skip_noise=no_noise))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..utils import UserError
 from .claims import CLAIMS, Claim
-from .core import have_dataset, load_results
+from .core import have_dataset, load_results, stale_chapters
 
 MISSING = object()
 
@@ -43,7 +43,9 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def evaluate_claim(claim: Claim, results: dict) -> dict:
+def evaluate_claim(claim: Claim, results: dict, stale: dict | None = None) -> dict:
+    """One row of the report. A claim measured by a chapter on the stale list keeps the
+    verdict of its (older) outputs, marked "(stale)"."""
     chapter, path = claim.metric.split(":", 1)
     data = results.get(chapter, {})
     prov = data.get("provenance", {})
@@ -57,23 +59,28 @@ def evaluate_claim(claim: Claim, results: dict) -> dict:
         verdict = "smoke run (no verdict)"
     else:
         verdict = claim.rule.verdict(ours)
+    is_stale = ours is not MISSING and chapter in (stale or {})
+    if is_stale:
+        verdict += " (stale)"
     protocol = claim.protocol + (f"; scale {scale}" if scale else "")
     return {"id": claim.id, "source": claim.source, "claim": claim.claim, "source value": claim.source_value,
             "our value": _fmt(ours), "protocol and scale": protocol, "rule": claim.rule.describe(),
             "verdict": verdict, "metric": claim.metric, "scale": scale, "why": claim.why,
-            "commit": prov.get("commit") if scale else None}
+            "commit": prov.get("commit") if scale else None, "stale": is_stale}
 
 
 def build(results: dict | None = None) -> list[dict]:
     """Rows of the report (dicts), in the order of :data:`CLAIMS`."""
     results = load_results() if results is None else results
-    return [evaluate_claim(c, results) for c in CLAIMS]
+    stale = stale_chapters()
+    return [evaluate_claim(c, results, stale) for c in CLAIMS]
 
 
 def summary(rows: list[dict]) -> dict:
     out: dict[str, int] = {}
     for r in rows:
         key = r["verdict"].split(" (")[0] if r["verdict"].startswith("not run") else r["verdict"]
+        key = "stale (chapter changed, not re-executed)" if r.get("stale") else key
         out[key] = out.get(key, 0) + 1
     return out
 

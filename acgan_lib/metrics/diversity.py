@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 
-from ..data import to_float
+from ..data import load_dataset, resize, to_float
 
 SIZE = 64
 WIN = 3
@@ -136,3 +136,22 @@ def accuracy_vs_diversity(result: dict, class_ids: list[int]) -> dict:
     rows = joint_table(result, class_ids)
     r, rho = correlation([r["accuracy"] for r in rows], [r["msssim"] for r in rows])
     return {"acc_vs_msssim/pearson": r, "acc_vs_msssim/spearman": rho}
+
+
+# ----------------------------------------------------------------------------- pixel diversity
+def pixel_diversity(images: torch.Tensor) -> float:
+    """Mean pairwise root-mean-square pixel distance between images in [-1, 1]: a cheap,
+    model-free diversity measure (a collapsed generator scores near 0). Chapters 1 and 7
+    follow it over training on the fixed-noise grids."""
+    x = images.flatten(1).double()
+    n = len(x)
+    d = torch.cdist(x, x) / math.sqrt(x.shape[1])
+    return float(d.sum() / (n * (n - 1))) if n > 1 else 0.0
+
+
+def real_pixel_diversity(dataset: str, n: int = 100, seed: int = 0, image_size: int | None = None,
+                         data_root=None) -> float:
+    """:func:`pixel_diversity` of ``n`` random training images (the reference value)."""
+    images, _ = load_dataset(dataset, train=True, root=data_root)
+    x = to_float(images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]])
+    return pixel_diversity(resize(x, image_size) if image_size else x)

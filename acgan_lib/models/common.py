@@ -52,3 +52,38 @@ def count_params(module: nn.Module) -> int:
 
 def one_hot(y: torch.Tensor, num_classes: int, dtype=torch.float32) -> torch.Tensor:
     return torch.nn.functional.one_hot(y, num_classes).to(dtype)
+
+
+@torch.no_grad()
+def layer_table(G: nn.Module, D: nn.Module, z_dim: int, skip_noise: bool = False) -> list[dict]:
+    """Layer-by-layer rows of G and D (net, layer, kernel/stride, output shape, parameters)
+    from one forward pass on a batch of 2 with hooks; ``skip_noise`` leaves out the
+    (inactive) activation-noise layers of a run without noise. Printed by ``presets --show``
+    and shown in chapters 2 and 3."""
+    rows, handles = [], []
+
+    def hook(net):
+        def f(mod, inp, out):
+            out = out["adv"] if isinstance(out, dict) else out
+            detail = ""
+            if isinstance(mod, (nn.Conv2d, nn.ConvTranspose2d)):
+                detail = f"{mod.kernel_size[0]}x{mod.kernel_size[1]}, stride {mod.stride[0]}"
+            rows.append({"net": net, "layer": type(mod).__name__, "detail": detail,
+                         "output shape": "x".join(str(s) for s in out.shape[1:]),
+                         "parameters": sum(p.numel() for p in mod.parameters(recurse=False))})
+        return f
+
+    for name, net in (("G", G), ("D", D)):
+        for m in net.modules():
+            if next(m.children(), None) is None and not isinstance(m, nn.Identity) \
+                    and not (skip_noise and isinstance(m, GaussianNoise)):
+                handles.append(m.register_forward_hook(hook(name)))
+    G.eval()
+    D.eval()
+    y = torch.zeros(2, dtype=torch.long)
+    try:
+        D(G(torch.randn(2, z_dim), y), y)
+    finally:
+        for h in handles:
+            h.remove()
+    return rows

@@ -24,7 +24,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from ..utils import UserError
+from acgan_lib.utils import UserError
 from .notebooks import _root, book_config
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

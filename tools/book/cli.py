@@ -1,4 +1,4 @@
-"""``python -m acgan_lib.book {execute,build,check,screenshot,report}``.
+"""``python -m acgan_lib.book {execute,refresh,stale,build,check,screenshot,report}``.
 
 Errors in the input are one line (``error: ...``) with exit status 2; a failing chapter,
 a stale notebook or a failed page check exits with status 1.
@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..utils import UserError
+from acgan_lib.utils import UserError
 
 EPILOG = """examples:
   python -m acgan_lib.book execute --scale cpu                  # every chapter -> book/*.ipynb
@@ -17,13 +17,15 @@ EPILOG = """examples:
   python -m acgan_lib.book execute --scale full --chapters 03 -p dataset=cifar10
   python -m acgan_lib.book build && python -m acgan_lib.book screenshot
   python -m acgan_lib.book check                                 # executed == sources?
+  python -m acgan_lib.book refresh                               # prose edits: no re-execution
+  python -m acgan_lib.book stale 01 03 --why "shows the loss code"  # code changed, not re-run yet
   python -m acgan_lib.book report                                # the reproduction table"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m acgan_lib.book", description="Execute, check and build the AC-GAN book.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,build,check,screenshot,report}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,refresh,stale,build,check,screenshot,report}")
 
     pe = sub.add_parser("execute", help="execute chapters with papermill (jupytext source -> executed notebook)")
     pe.add_argument("--scale", required=True, choices=["smoke", "cpu", "full"],
@@ -34,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a chapter parameter, e.g. -p dataset=cifar10 (repeatable)")
     pe.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
     pe.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default: none)")
+
+    pf = sub.add_parser("refresh", help="update executed notebooks' prose from their sources (executes nothing)")
+    pf.add_argument("--chapters", nargs="+", metavar="NN")
+
+    pst = sub.add_parser("stale", help="list, add or remove chapters on the stale list (book/stale.json)")
+    pst.add_argument("chapters", nargs="*", metavar="NN", help="chapters to add (with --why) or remove (--remove)")
+    pst.add_argument("--why", help="what changed in their code (shown in the banner)")
+    pst.add_argument("--remove", action="store_true", help="take the chapters off the list")
 
     pb = sub.add_parser("build", help="build the static HTML from the executed notebooks (warnings are errors)")
     pb.add_argument("args", nargs="*", help="extra jupyter-book arguments (after --)")
@@ -60,6 +70,25 @@ def main(argv=None) -> int:
             from .execute import execute, parse_params
             return 1 if execute(args.scale, args.chapters, args.out, parse_params(args.param),
                                 args.keep_going, args.timeout) else 0
+        if args.cmd == "refresh":
+            from .notebooks import refresh
+            print(f"{refresh(args.chapters)} notebook(s) refreshed")
+            return 0
+        if args.cmd == "stale":
+            from .notebooks import chapters, mark_stale, refresh, stale_list, unmark_stale
+            stems = [c.stem for c in chapters(args.chapters)] if args.chapters else []
+            if stems and args.remove:
+                for stem in stems:
+                    unmark_stale(stem)
+            elif stems:
+                if not args.why:
+                    raise UserError("say what changed: stale NN --why '...'")
+                mark_stale(stems, args.why)
+            if stems:
+                refresh(args.chapters)
+            for stem, e in stale_list().items():
+                print(f"{stem}: outputs from {e.get('outputs_from')} ({e.get('why')})")
+            return 0
         if args.cmd == "build":
             from .site import build
             return 1 if build(args.args) else 0
@@ -76,7 +105,7 @@ def main(argv=None) -> int:
             from .site import DEFAULT_SCREENSHOT_CHAPTERS, screenshot
             return 1 if screenshot(args.chapters or DEFAULT_SCREENSHOT_CHAPTERS) else 0
         if args.cmd == "report":
-            from .report import main_report
+            from acgan_lib.book.report import main_report
             return main_report(args.format, args.out, args.results)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..utils import UserError, atomic_write_json, atomic_write_text
-from .core import CHAPTER_FOLDER_ENV, WALL_TIME_PLACEHOLDER, results_root
-from .notebooks import Chapter, _root, chapters, render, repo_url
+from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, git_commit
+from acgan_lib.book.core import CHAPTER_FOLDER_ENV, WALL_TIME_PLACEHOLDER, results_root
+from .notebooks import Chapter, _root, chapters, render, repo_url, unmark_stale
 
 
 def parse_params(items: list[str] | None) -> dict:
@@ -153,11 +153,13 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
     _fill_wall_time(nb_out, duration)
     nb_out.metadata["acgan_book"] = {
         "chapter": name, "source": str(ch.source.relative_to(root)), "scale": _scale_of(nb_out) or use.get("scale"),
-        "parameters": use, "wall_time_s": round(duration, 1),
+        "parameters": use, "wall_time_s": round(duration, 1), "commit": git_commit(),
         "executed_at": pm.get("end_time", "")[:16].replace("T", " "),
     }
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, nbformat.writes(nb_out))
+    if out_path.parent == root / "book":  # the committed book: this chapter is up to date again
+        unmark_stale(name)
     metrics = results_root() / name / "metrics.json"
     if metrics.exists():
         data = json.loads(metrics.read_text())
@@ -169,7 +171,7 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
 def execute(scale: str, select: list[str] | None = None, out: str | None = None, params: dict | None = None,
             keep_going: bool = False, timeout: int | None = None) -> int:
     """Execute the selected chapters at ``scale``; returns the number of failed chapters."""
-    from ..config import SCALES
+    from acgan_lib.config import SCALES
 
     if scale not in SCALES:
         raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
