@@ -105,6 +105,10 @@ class Config:
         return parse_noise(self.noise)
 
     def noise_std_at(self, it: int) -> float:
+        """The activation-noise std at iteration ``it``: the std of the last stage that
+        has started (stage starts are fractions of ``iters``).
+
+        Taught in chapter 4 (book/src/04_activation_noise.md)."""
         std = 0.0
         for start, s in self.noise_stages():
             if it >= round(start * self.iters):

@@ -36,8 +36,11 @@ import torch.nn.functional as F
 
 
 # --------------------------------------------------------------------------- adversarial
-def d_adv_loss(s_real: torch.Tensor, s_fake: torch.Tensor, kind: str = "bce", real_label: float = 1.0):
-    """D's source loss on real and fake logits (summed over the two terms)."""
+def d_adv_loss(s_real: torch.Tensor, s_fake: torch.Tensor, kind: str = "bce",
+               real_label: float = 1.0):
+    """D's source loss on real and fake logits (summed over the two terms).
+
+    Taught in chapter 1 (book/src/01_gan_dcgan.md)."""
     if kind == "hinge":
         return F.relu(1.0 - s_real).mean() + F.relu(1.0 + s_fake).mean()
     real_t = torch.full_like(s_real, real_label)
@@ -46,8 +49,10 @@ def d_adv_loss(s_real: torch.Tensor, s_fake: torch.Tensor, kind: str = "bce", re
 
 
 def g_adv_loss(s_fake: torch.Tensor, kind: str = "bce", g_loss: str = "ns"):
-    """G's source loss: non-saturating ``-log D(G(z))`` (default), minimax ``log(1 - D(G(z)))``,
-    or the hinge generator loss ``-s_fake``."""
+    """G's source loss: non-saturating ``-log D(G(z))`` (default), minimax
+    ``log(1 - D(G(z)))``, or the hinge generator loss ``-s_fake``.
+
+    Taught in chapter 1 (book/src/01_gan_dcgan.md)."""
     if kind == "hinge":
         return -s_fake.mean()
     if g_loss == "minimax":
@@ -56,8 +61,9 @@ def g_adv_loss(s_fake: torch.Tensor, kind: str = "bce", g_loss: str = "ns"):
 
 
 # --------------------------------------------------------------------------- classifier
-def d2d_ce(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor, temperature: float = 0.5,
-           margin_pos: float = 0.98, margin_neg: float = 0.02) -> torch.Tensor:
+def d2d_ce(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor,
+           temperature: float = 0.5, margin_pos: float = 0.98,
+           margin_neg: float = 0.02) -> torch.Tensor:
     r"""ReACGAN's data-to-data cross-entropy (Kang et al. 2021, Eq. 7):
 
     .. math::
@@ -67,11 +73,13 @@ def d2d_ce(embed: torch.Tensor, proxy: torch.Tensor, labels: torch.Tensor, tempe
 
     ``embed`` (N, d) and ``proxy`` (N, d) are L2-normalised here; same-class samples are
     removed from the negatives (false-negative removal). Computed with ``logsumexp``.
+
+    Taught in chapter 9 (book/src/09_modern_acgan.md).
     """
     f = F.normalize(embed.float(), dim=1)
     v = F.normalize(proxy.float(), dim=1)
-    pos = torch.clamp((f * v).sum(1) - margin_pos, max=0.0) / temperature            # (N,)
-    neg = torch.clamp(f @ f.t() - margin_neg, min=0.0) / temperature                  # (N, N)
+    pos = torch.clamp((f * v).sum(1) - margin_pos, max=0.0) / temperature  # (N,)
+    neg = torch.clamp(f @ f.t() - margin_neg, min=0.0) / temperature        # (N, N)
     diff_class = labels[:, None] != labels[None, :]
     neg = neg.masked_fill(~diff_class, float("-inf"))
     logits = torch.cat([pos[:, None], neg], dim=1)
@@ -83,13 +91,16 @@ def _ce(logits, y, smoothing):
 
 
 def d_aux_loss(cfg, out_real: dict, out_fake: dict, y_real, y_fake):
-    """D's auxiliary-classifier loss for ``cfg.aux_loss`` (weighted, not yet scaled)."""
+    """D's auxiliary-classifier loss for ``cfg.aux_loss`` (weighted, not yet scaled).
+
+    Taught in chapters 3 and 9 (book/src/03_acgan.md, book/src/09_modern_acgan.md)."""
     aux, sm = cfg.aux_loss, cfg.cls_smoothing
     if aux == "none":
         return s_zero(out_real["adv"])
     if aux == "d2d":
-        return cfg.cls_real_weight * d2d_ce(out_real["embed"], out_real["proxy"], y_real, cfg.d2d_temperature,
-                                             cfg.d2d_margin_pos, cfg.d2d_margin_neg)
+        return cfg.cls_real_weight * d2d_ce(out_real["embed"], out_real["proxy"],
+                                            y_real, cfg.d2d_temperature,
+                                            cfg.d2d_margin_pos, cfg.d2d_margin_neg)
     loss = cfg.cls_real_weight * _ce(out_real["cls"], y_real, sm)
     if aux == "ac":
         loss = loss + cfg.cls_fake_weight * _ce(out_fake["cls"], y_fake, sm)
@@ -102,13 +113,16 @@ def d_aux_loss(cfg, out_real: dict, out_fake: dict, y_real, y_fake):
 
 
 def g_aux_loss(cfg, out_fake: dict, y_fake):
-    """G's auxiliary-classifier loss for ``cfg.aux_loss`` (weighted)."""
+    """G's auxiliary-classifier loss for ``cfg.aux_loss`` (weighted).
+
+    Taught in chapters 3 and 9 (book/src/03_acgan.md, book/src/09_modern_acgan.md)."""
     aux, sm = cfg.aux_loss, cfg.cls_smoothing
     if aux == "none":
         return s_zero(out_fake["adv"])
     if aux == "d2d":
-        return cfg.g_cls_weight * d2d_ce(out_fake["embed"], out_fake["proxy"], y_fake, cfg.d2d_temperature,
-                                          cfg.d2d_margin_pos, cfg.d2d_margin_neg)
+        return cfg.g_cls_weight * d2d_ce(out_fake["embed"], out_fake["proxy"], y_fake,
+                                         cfg.d2d_temperature, cfg.d2d_margin_pos,
+                                         cfg.d2d_margin_neg)
     loss = _ce(out_fake["cls"], y_fake, sm)
     if aux == "tac":
         loss = loss - _ce(out_fake["mi"], y_fake, sm)
@@ -123,14 +137,21 @@ def s_zero(t: torch.Tensor) -> torch.Tensor:
 
 
 def d_loss(cfg, out_real: dict, out_fake: dict, y_real, y_fake) -> torch.Tensor:
-    """Total D loss: ``d_loss_scale * (adversarial + auxiliary)``."""
-    adv = d_adv_loss(out_real["adv"].float(), out_fake["adv"].float(), cfg.adv_loss, cfg.real_label)
-    return cfg.d_loss_scale * (adv + d_aux_loss(cfg, out_real, out_fake, y_real, y_fake))
+    """Total D loss: ``d_loss_scale * (adversarial + auxiliary)``.
+
+    Taught in chapter 3 (book/src/03_acgan.md)."""
+    adv = d_adv_loss(out_real["adv"].float(), out_fake["adv"].float(), cfg.adv_loss,
+                     cfg.real_label)
+    aux = d_aux_loss(cfg, out_real, out_fake, y_real, y_fake)
+    return cfg.d_loss_scale * (adv + aux)
 
 
 def g_loss(cfg, out_fake: dict, y_fake) -> torch.Tensor:
-    """Total G loss: adversarial (non-saturating by default) + auxiliary."""
-    return g_adv_loss(out_fake["adv"].float(), cfg.adv_loss, cfg.g_loss) + g_aux_loss(cfg, out_fake, y_fake)
+    """Total G loss: adversarial (non-saturating by default) + auxiliary.
+
+    Taught in chapter 3 (book/src/03_acgan.md)."""
+    adv = g_adv_loss(out_fake["adv"].float(), cfg.adv_loss, cfg.g_loss)
+    return adv + g_aux_loss(cfg, out_fake, y_fake)
 
 
 # --------------------------------------------------------------------------- monitoring

@@ -157,8 +157,50 @@ class Trainer:
     def _aug(self, x):
         return self.augment(x) if self.augment is not None else x
 
+    def _amp(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+    def _fake(self, n: int):
+        """A batch of ``n`` generated images and the labels they were asked for."""
+        z, y = self._noise(n)
+        with self._amp():
+            return self.G_run(z, y), y
+
+    def d_step(self, x_real, y_real, keep_graph: bool = True):
+        """D's update: one Adam step on :func:`losses.d_loss` for a real batch and a
+        fresh fake one. The fakes keep G's graph (``keep_graph``) for the G step.
+
+        Taught in chapter 1 (book/src/01_gan_dcgan.md)."""
+        D = self.D_run
+        with contextlib.nullcontext() if keep_graph else torch.no_grad():
+            x_fake, y_fake = self._fake(self.cfg.batch_size)
+        with self._amp():
+            out_r = D(self._aug(x_real), y_real)
+            out_f = D(self._aug(x_fake.detach()), y_fake)  # detach: G gets no gradient
+            loss_d = losses.d_loss(self.cfg, out_r, out_f, y_real, y_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        return loss_d, out_r, out_f, x_fake, y_fake
+
+    def g_step(self, x_fake, y_fake):
+        """G's update: one Adam step on :func:`losses.g_loss` through a frozen D.
+
+        Taught in chapter 1 (book/src/01_gan_dcgan.md)."""
+        self.D_run.requires_grad_(False)
+        with self._amp():
+            out_g = self.D_run(self._aug(x_fake), y_fake)
+            loss_g = losses.g_loss(self.cfg, out_g, y_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.D_run.requires_grad_(True)
+        return loss_g
+
     def iteration(self, it: int) -> None:
-        cfg, G, D = self.cfg, self.G_run, self.D_run
+        """Iteration ``it``: ``d_steps`` D updates (:meth:`d_step`), then ``g_steps`` G
+        updates (:meth:`g_step`), the EMA of G and the log window's statistics."""
+        cfg = self.cfg
         torch.manual_seed(_iter_seed(cfg.seed, it))
         for grp in self.opt_g.param_groups:
             grp["lr"] = self._lr(cfg.lr_g, it)
@@ -167,34 +209,13 @@ class Trainer:
         set_noise_std(self.D, cfg.noise_std_at(it))
         self.G.train()
         self.D.train()
-        amp = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-        B = cfg.batch_size
         for k in range(cfg.d_steps):
-            x_real, y_real = self.data.batch(it * cfg.d_steps + k, B)
-            z, y_fake = self._noise(B)
-            keep_graph = k == cfg.d_steps - 1
-            with amp:
-                with contextlib.nullcontext() if keep_graph else torch.no_grad():
-                    x_fake = G(z, y_fake)
-                out_r = D(self._aug(x_real), y_real)
-                out_f = D(self._aug(x_fake.detach()), y_fake)
-                loss_d = losses.d_loss(cfg, out_r, out_f, y_real, y_fake)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
-        D.requires_grad_(False)
+            x_real, y_real = self.data.batch(it * cfg.d_steps + k, cfg.batch_size)
+            loss_d, out_r, out_f, x_fake, y_fake = self.d_step(x_real, y_real, k == cfg.d_steps - 1)
         for k in range(cfg.g_steps):
             if k > 0:
-                z, y_fake = self._noise(B)
-                with amp:
-                    x_fake = G(z, y_fake)
-            with amp:
-                out_g = D(self._aug(x_fake), y_fake)
-                loss_g = losses.g_loss(cfg, out_g, y_fake)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
-        D.requires_grad_(True)
+                x_fake, y_fake = self._fake(cfg.batch_size)
+            loss_g = self.g_step(x_fake, y_fake)
         if self.G_ema is not None:
             self._update_ema(it)
         # metrics of this iteration, kept on the device until the next log row

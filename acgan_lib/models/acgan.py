@@ -91,6 +91,11 @@ class ACGANDiscriminator(nn.Module):
         init_paper(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict:
+        """One linear head on D's features: the source logit ``adv``, the class logits
+        ``cls`` (and TAC's twin logits ``mi``). ``y`` is unused (same signature as the
+        other discriminators).
+
+        Taught in chapter 3 (book/src/03_acgan.md)."""
         out = self.head(self.features(x).flatten(1))
         res = {"adv": out[:, 0], "cls": out[:, 1:1 + self.n_cls]}
         if self.n_mi:

@@ -246,6 +246,10 @@ class BigGANDiscriminator(nn.Module):
         return self.act(self.blocks(x)).sum(dim=(2, 3))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict:
+        """The source logit ``adv`` and the heads of the variant: ``cls`` (K logits, 2K for
+        ADC), TAC's twin ``mi``, or ReACGAN's ``embed`` and class proxies.
+
+        Taught in chapter 9 (book/src/09_modern_acgan.md)."""
         h = self.features(x)
         out = {"adv": self.adv(h).squeeze(1)}
         if self.aux == "d2d":

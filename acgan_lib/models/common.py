@@ -23,9 +23,11 @@ def init_paper(module: nn.Module, std: float = 0.02) -> None:
 
 
 class GaussianNoise(nn.Module):
-    """Adds N(0, std^2) noise to activations in training mode ("activation noise" of the
-    paper's CIFAR-10 discriminator, after Salimans et al. 2016). ``std`` is changed during
-    training by the noise schedule (:func:`set_noise_std`)."""
+    """Adds N(0, std^2) noise to activations in training mode ("activation noise" of
+    the paper's CIFAR-10 discriminator, after Salimans et al. 2016). ``std`` is changed
+    during training by the noise schedule (:func:`set_noise_std`).
+
+    Taught in chapter 4 (book/src/04_activation_noise.md)."""
 
     def __init__(self, std: float = 0.0):
         super().__init__()
