@@ -28,11 +28,12 @@ from ..utils import UserError, atomic_torch_save, atomic_write_json, device_name
 
 FORMAT = "acgan_lib-classifier-1"
 ARCH_FOR = {"mnist": "lenet", "fashion-mnist": "lenet", "cifar10": "resnet20"}
-# training recipes: 003 (LeNet, Adam 1e-3; 10 epochs instead of 30 keep it to minutes on CPU)
-# and 004 (ResNet-20, SGD 0.1 / momentum 0.9 / wd 1e-4, 100 epochs; cosine decay is our choice)
+# training recipes: 003 (LeNet, Adam 1e-3, 30 epochs, 55k / 5k split) and 004 (ResNet-20,
+# SGD 0.1 / momentum 0.9 / wd 1e-4, batch 128, 100 epochs on all 50k; cosine decay and
+# crop + flip augmentation are our choices, stated in the classifier's metadata)
 # val_size: training images held out (003 holds out 5k of MNIST; 004 trains on all 50k)
 RECIPES = {
-    "lenet": dict(epochs=10, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, augment=False,
+    "lenet": dict(epochs=30, batch_size=128, lr=1e-3, optimizer="adam", weight_decay=0.0, augment=False,
                   val_size=5000),
     "resnet20": dict(epochs=100, batch_size=128, lr=0.1, optimizer="sgd", weight_decay=1e-4, augment=True,
                      val_size=0),
