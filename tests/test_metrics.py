@@ -330,3 +330,132 @@ def test_cli_evaluate_list_and_errors(capsys, tmp_path):
     assert "msssim" in capsys.readouterr().out
     assert main(["evaluate", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path / "m.json")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- registry, options, FID, caches
+def test_registry_shape_and_section():
+    from acgan_lib.metrics import metric_main
+
+    for name, m in metrics.METRICS.items():
+        assert isinstance(m, metrics.Metric) and m.fn.__name__ == name and m.fn is getattr(metric_main, name)
+        assert m.doc == m.fn.__doc__.strip().splitlines()[0] and m[0] is m.fn  # old tuple access still works
+    assert metrics.METRICS["accuracy"].conditional and not metrics.METRICS["inception_score"].default
+
+    @metrics.register(default=False)
+    def probe_metric(ctx, opts):
+        """a test metric
+
+        More text."""
+        return {}
+    try:
+        assert ("probe_metric", "a test metric [not default]") in metrics.list_metrics()
+        assert "probe_metric" not in metrics.default_metrics()
+    finally:
+        del metrics.METRICS["probe_metric"]
+    opts = metrics.EvalOptions()
+    assert opts.fid_n == metrics.CPU_FID_N and opts.fid_extractor is None and opts.progress
+    res = {"resolution/samples_8": 0.5, "resolution/real_28": 0.9, "resolutionx": 1, "accuracy": 0.7}
+    assert metrics.section(res, "resolution") == {"samples_8": 0.5, "real_28": 0.9}
+    assert metrics.section(res, "resolution/") == metrics.section(res, "resolution")
+    assert resolution.from_result(res)["samples"] == {8: 0.5}
+
+
+def test_cache_path_scheme(tmp_path):
+    a = metrics._cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/b.pt")
+    assert a.parent == tmp_path and a.name.startswith("metrics-accuracy,msssim-n1000-seed0-") and a.suffix == ".json"
+    assert a == metrics._cache_path("metrics", tmp_path, seed=0, n=1000, metrics="accuracy,msssim", clf="a/b.pt")
+    assert a != metrics._cache_path("metrics", tmp_path, n=1000, seed=1, metrics="accuracy,msssim", clf="a/b.pt")
+    assert a != metrics._cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/c.pt")
+    # the FID reference keeps its own names (recorded with their sha256 in fid_reference.json)
+    from acgan_lib.metrics import fid
+    assert fid.reference_path("cifar10", 10000).name == "cifar10-tfinception-train10000-seed0.pt"
+
+
+def test_fid_from_gaussian_stats_equals_torchmetrics():
+    """The library's FID (its own Gaussian statistics, Frechet distance by eigenvalues)
+    against torchmetrics' FrechetInceptionDistance on the same features. torchmetrics
+    returns float32 (the extractor's dtype), hence rtol 1e-6 (float32 eps is 1.2e-7)."""
+    from acgan_lib.metrics import fid
+
+    torch.manual_seed(0)
+    ext = TinyExtractor()
+    g = torch.Generator().manual_seed(1)
+    real = torch.randint(0, 256, (120, 3, 28, 28), dtype=torch.uint8, generator=g)
+    fake = (torch.randint(0, 256, (90, 3, 28, 28), generator=g).float() * 0.6 + 40).to(torch.uint8)
+    tm = scores.fid_metric(ext)
+    tm.update(real, real=True)
+    tm.update(fake, real=False)
+    want = float(tm.compute())
+    st, path = fid.reference_stats("mnist", len(real), 0, None, real, ext)
+    mu_r, sigma_r = fid.stats_to_gaussian(st)
+    f_real = scores.extract_features(ext, real)
+    assert path is None and f_real.dtype == torch.float64 and f_real.shape == (120, 8)
+    np.testing.assert_allclose(mu_r, f_real.mean(0).numpy(), rtol=1e-10)
+    np.testing.assert_allclose(sigma_r, np.cov(f_real.numpy().T), rtol=1e-8, atol=1e-12)  # unbiased
+    ours = scores.frechet_from_stats(*scores.gaussian_stats(scores.extract_features(ext, fake)), mu_r, sigma_r)
+    assert want > 0.01 and ours == pytest.approx(want, rel=1e-6)
+    # grey images are repeated to RGB, as torchmetrics' input would be
+    grey = real[:4, :1]
+    assert torch.allclose(scores.extract_features(ext, grey, batch_size=3),  # batches: BLAS rounding
+                          scores.extract_features(ext, grey.expand(-1, 3, -1, -1)), rtol=1e-6, atol=1e-7)
+
+
+def test_fid_inception_cached_reference_equals_uncached(tmp_path, monkeypatch, tiny_gen, trained_clf, fake_mnist):
+    from acgan_lib.metrics import fid, metric_main
+
+    root, train, test = fake_mnist
+    monkeypatch.setenv("ACGAN_CLASSIFIERS", str(tmp_path / "clf"))
+    torch.manual_seed(0)
+    ext = TinyExtractor()
+    monkeypatch.setattr(scores, "_default_fid_extractor", lambda: ext)  # "TF-Inception" of this test
+    ctx = metrics.EvalContext(tiny_gen, *trained_clf, torch.device("cpu"), 100, 0, root, test, train)
+    uncached = metrics.EvalOptions(fid_n=100, fid_ref_n=200, progress=False, fid_extractor=ext)
+    cached = metrics.EvalOptions(fid_n=100, fid_ref_n=200, progress=False)
+    a = metric_main.fid_inception(ctx, uncached)
+    path = fid.reference_path("mnist", 200, 0, list(range(10)))
+    assert not path.exists()
+    b = metric_main.fid_inception(ctx, cached)       # computes and writes the reference file
+    assert path.exists() and set(torch.load(path, weights_only=True)) == set(fid.STATES)  # format unchanged
+    c = metric_main.fid_inception(ctx, cached)       # reads it back
+    assert a["meta/fid_reference"] == "<computed in memory>" and b["meta/fid_reference"] == path.name
+    assert a["fid_inception"] > 0 and b["fid_inception"] == pytest.approx(a["fid_inception"], rel=1e-9)
+    assert c == b and b["meta/n_fid"] == 100 and b["meta/n_fid_real"] == 200
+
+
+def test_metrics_do_not_depend_on_order(tiny_gen, trained_clf, fake_mnist):
+    root, train, test = fake_mnist
+    kw = dict(n=100, classifier=trained_clf, device="cpu", progress=False, test_data=test, train_data=train)
+    alone = metrics.evaluate(tiny_gen, metrics=["acc_vs_diversity"], **kw)
+    after = metrics.evaluate(tiny_gen, metrics=["msssim", "accuracy", "acc_vs_diversity"], **kw)
+    for k in ("acc_vs_msssim/pearson", "acc_vs_msssim/spearman"):
+        assert (alone[k] == after[k]) or (math.isnan(alone[k]) and math.isnan(after[k])), k
+    assert "accuracy" not in alone and "msssim/samples_mean" not in alone  # shared, not reported
+    assert metrics.section(after, "msssim")["samples_mean"] == after["msssim/samples_mean"]
+
+
+def test_evaluate_run_caches_in_run_folder(tmp_path, fake_mnist, trained_clf, monkeypatch):
+    import os
+
+    from acgan_lib.train import train
+
+    root, _, _ = fake_mnist
+    cfg = make_config("acgan-mnist", iters=2, batch_size=4, data_root=str(root), device="cpu")
+    run = train(cfg, tmp_path / "run", progress=False)
+    kw = dict(n=100, metrics=["accuracy", "frechet_classifier"], classifier=trained_clf, device="cpu",
+              data_root=root)
+    res = metrics.evaluate_run(run, **kw)
+    files = list((run / "eval").glob("metrics-*.json"))
+    assert len(files) == 1 and files[0].name.startswith("metrics-n100-seed0-")
+    assert json.loads(files[0].read_text()) == res and res["meta/checkpoint"].endswith("final.pt")
+    real_evaluate = metrics.evaluate
+    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: pytest.fail("cache not used"))
+    assert metrics.evaluate_run(run, **kw) == res
+    t = files[0].stat().st_mtime + 10
+    os.utime(run / "final.pt", (t, t))                 # a newer checkpoint: evaluated again
+    calls = []
+    monkeypatch.setattr(metrics, "evaluate", lambda *a, **k: calls.append(k) or real_evaluate(*a, **k))
+    metrics.evaluate_run(run, **kw)
+    metrics.evaluate_run(run, **{**kw, "seed": 1})     # another key: another file
+    assert len(calls) == 2 and len(list((run / "eval").glob("metrics-*.json"))) == 2
+    with pytest.raises(UserError, match="checkpoint not found"):
+        metrics.evaluate_run(tmp_path / "nothing", n=100)

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data import dataset_info, exact_test_count, load_dataset, to_float
@@ -205,8 +206,6 @@ def fit(model: nn.Module, epoch_sets, arch: str, batch_size: int | None = None, 
     ``checkpoint``: a file written atomically after every epoch and resumed from when it
     exists, so a long run (the ResNet-20: hours on CPU) survives a stop; ``log``: a CSV
     file that gets one line per epoch (loss and accuracy on the augmented training batches)."""
-    from tqdm.auto import tqdm
-
     r = RECIPES[arch]
     batch_size = batch_size or r["batch_size"]
     device = next(model.parameters()).device

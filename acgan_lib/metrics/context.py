@@ -1,16 +1,58 @@
-"""The shared cache of one :func:`acgan_lib.metrics.evaluate` call: samples are generated
-once, and the classifier's logits / features of samples, test and training images are
-computed once, whatever metrics ask for them (the ``MetricOptions`` idea of stylegan2-ada's
-``metrics/metric_utils.py``). Everything lazy, everything batched on the device."""
+"""What the metrics of one :func:`acgan_lib.metrics.evaluate` call share, in the shape of
+stylegan2-ada's ``metrics/metric_utils.py``:
+
+* :class:`EvalOptions` -- the typed options of the metrics (sample counts, progress bars,
+  a replacement FID network for tests);
+* :class:`EvalContext` -- the shared cache: samples are generated once, and the
+  classifier's logits / features of samples, test and training images, the accuracy and
+  MS-SSIM reports are computed once, whatever metrics ask for them and in whatever order.
+  Everything lazy, everything batched on the device;
+* :func:`_cache_path` -- the one naming scheme of the on-disk caches: a readable name with
+  the key inputs and a short md5 of all of them (stylegan2-ada's ``cache_tag``).
+"""
 from __future__ import annotations
 
+import hashlib
+import re
 import time
+from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import torch
+from torch import nn
 
-from ..data import dataset_info, load_dataset, select_classes, to_float
+from ..data import dataset_info, load_dataset, select_classes, to_float, to_uint8
+from ..sample import generate
+from . import diversity, fid, scores, synthetic
 from .classifiers import classify
+
+CPU_FID_N = 1000     # default FID sample count on CPU (299 px TF-Inception: ~0.1-0.3 s per image)
+_READABLE = re.compile(r"[A-Za-z0-9_.,+]{1,24}")
+
+
+def _cache_path(kind: str, folder, suffix: str = ".json", **inputs) -> Path:
+    """``<folder>/<kind>-<readable inputs>-<md5><suffix>``: every input goes into the md5
+    of ``repr(sorted(inputs.items()))`` (so pass plain values: str, int, float, None,
+    tuples); ints (as ``<name><value>``) and short plain strings are also spelled out, in
+    the order of their names: ``metrics-accuracy,msssim-fid_n1000-n1000-seed0-2566b46051.json``."""
+    md5 = hashlib.md5(repr(sorted(inputs.items())).encode()).hexdigest()[:10]
+    readable = [f"{k}{v}" if isinstance(v, int) else v for k, v in sorted(inputs.items())
+                if isinstance(v, (int, str)) and not isinstance(v, bool) and _READABLE.fullmatch(str(v))]
+    return Path(folder) / ("-".join([kind, *readable, md5]) + suffix)
+
+
+@dataclass
+class EvalOptions:
+    """Options of the metrics (what :func:`acgan_lib.metrics.evaluate` does not put into
+    :class:`EvalContext`)."""
+    fid_n: int = CPU_FID_N           # samples for FID (``meta/n_fid``)
+    fid_ref_n: int | None = None     # training images of the FID reference (None: fid_n)
+    probe_n: int = 1000              # samples of the nearest-neighbour probe
+    synthetic_total: int = synthetic.CPU["total"]    # 003 Table 3: training-set size
+    synthetic_epochs: int = synthetic.CPU["epochs"]  # 003 Table 3: epochs per classifier
+    progress: bool = True            # progress bars
+    fid_extractor: nn.Module | None = None  # replaces TF-Inception (tests); nothing cached then
 
 
 class EvalContext:
@@ -46,7 +88,6 @@ class EvalContext:
 
     @cached_property
     def samples(self) -> torch.Tensor:
-        from ..sample import generate
         return self._timed("generate", lambda: generate(self.gen, self.sample_labels, seed=self.seed))
 
     @cached_property
@@ -130,3 +171,31 @@ class EvalContext:
             return torch.cat([classify(self.clf, to_float(x[i:i + 5000].to(self.device)))[1]
                               for i in range(0, len(x), 5000)])
         return self._timed("classify", run)
+
+    # ------------------------------------------------------------------ reports shared by metrics
+    @cached_property
+    def accuracy_report(self) -> dict:
+        """``{"accuracy": ..., "accuracy/class_<id>": ...}`` of the samples (conditional G)."""
+        return scores.accuracy_report(self.sample_preds, self.sample_targets, self.class_ids)
+
+    @cached_property
+    def msssim_report(self) -> dict:
+        """:func:`.diversity.diversity_report` of the samples and the training images."""
+        xr, yr = self.train_u8
+        return diversity.diversity_report(self.samples, self.sample_groups, xr, yr, self.class_ids,
+                                          seed=self.seed)
+
+    # ------------------------------------------------------------------ FID inputs
+    def fid_reference(self, n_real: int, extractor=None, progress: bool = True):
+        """``(mu, sigma, cache path or None)`` of ``n_real`` training images' FID features
+        (the cached reference of :mod:`.fid` unless ``extractor`` replaces TF-Inception)."""
+        xr, _ = self.train_u8
+        st, path = fid.reference_stats(self.info.name, n_real, self.seed, self.class_ids, xr, extractor,
+                                       self.device, progress=progress)
+        return (*fid.stats_to_gaussian(st), path)
+
+    def fid_features(self, n: int, extractor=None) -> torch.Tensor:
+        """(n, d) FID features (TF-Inception pool3 unless ``extractor``) of the first ``n``
+        samples, as uint8 images."""
+        net = scores.fid_extractor(extractor, self.device)
+        return scores.extract_features(net, to_uint8(self.samples[:n]), self.device)

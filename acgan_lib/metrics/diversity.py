@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
+from scipy import stats
 
 from ..data import load_dataset, resize, to_float
 
@@ -111,8 +112,6 @@ def diversity_report(sample_images, sample_labels, train_images, train_labels, c
 # ----------------------------------------------------------------------------- joint view
 def correlation(x, y) -> tuple[float, float]:
     """Pearson and Spearman correlation (NaN when either side is constant or too short)."""
-    from scipy import stats
-
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]

