@@ -361,11 +361,11 @@ def test_registry_shape_and_section():
 
 
 def test_cache_path_scheme(tmp_path):
-    a = metrics._cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/b.pt")
+    a = metrics.cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/b.pt")
     assert a.parent == tmp_path and a.name.startswith("metrics-accuracy,msssim-n1000-seed0-") and a.suffix == ".json"
-    assert a == metrics._cache_path("metrics", tmp_path, seed=0, n=1000, metrics="accuracy,msssim", clf="a/b.pt")
-    assert a != metrics._cache_path("metrics", tmp_path, n=1000, seed=1, metrics="accuracy,msssim", clf="a/b.pt")
-    assert a != metrics._cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/c.pt")
+    assert a == metrics.cache_path("metrics", tmp_path, seed=0, n=1000, metrics="accuracy,msssim", clf="a/b.pt")
+    assert a != metrics.cache_path("metrics", tmp_path, n=1000, seed=1, metrics="accuracy,msssim", clf="a/b.pt")
+    assert a != metrics.cache_path("metrics", tmp_path, n=1000, seed=0, metrics="accuracy,msssim", clf="a/c.pt")
     # the FID reference keeps its own names (recorded with their sha256 in fid_reference.json)
     from acgan_lib.metrics import fid
     assert fid.reference_path("cifar10", 10000).name == "cifar10-tfinception-train10000-seed0.pt"

@@ -2,8 +2,8 @@
 run they describe, the evaluation classifier of each scale, and metrics over training time
 computed from the saved fixed-noise grids.
 
-* :func:`evaluate` -- ``metrics.evaluate`` on a run's ``final.pt``, cached as
-  ``<run>/eval/<key>.json`` (recomputed when the checkpoint is newer than the cache).
+* :func:`evaluate` -- ``metrics.evaluate_run`` on a run's ``final.pt`` with the classifier
+  of the scale, cached in ``<run>/eval/`` (recomputed when the checkpoint is newer).
 * :func:`classifier` -- the evaluation classifier of a dataset at a scale: at ``smoke``
   scale a one-epoch classifier on 3,000 images (seconds, meaningless numbers, cached under
   ``runs/book/smoke/classifiers``); otherwise the library's default classifier (trained
@@ -13,7 +13,6 @@ computed from the saved fixed-noise grids.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from .. import plots, probes
 from ..data import dataset_info, load_dataset, resize, select_classes, to_float
 from ..metrics import classifiers as C
 from ..metrics import synthetic
+from ..metrics.context import cache_path
 from ..runs import Run
 from ..sample import generate, load_generator
 from ..utils import atomic_write_json
@@ -45,36 +45,14 @@ def classifier(dataset: str, scale: str):
     return model, meta
 
 
-def classifier_path(dataset: str, scale: str) -> str:
-    """File of :func:`classifier` (trained if missing)."""
-    _, meta = classifier(dataset, scale)
-    return meta["path"]
-
-
-def evaluate(run_dir, scale: str, n: int, metrics=None, seed: int = 0, **kwargs) -> dict:
-    """Evaluation of the run's final generator (a flat dict, see
-    :func:`acgan_lib.metrics.evaluate`), with the classifier of ``scale``; cached in the run
-    folder so that re-executing a chapter recomputes nothing. Samples of a model whose size
-    differs from the classifier's (64 px models) are resized to it (``meta/resized_to``)."""
-    run_dir = Path(run_dir)
-    ckpt = run_dir / "final.pt"
-    dataset = Run(run_dir).cfg.dataset
-    clf_path = classifier_path(dataset, scale)
-    key_src = json.dumps({"metrics": sorted(metrics) if metrics else None, "n": n, "seed": seed,
-                          "classifier": Path(clf_path).name, "kw": {k: repr(v) for k, v in sorted(kwargs.items())}},
-                         sort_keys=True)
-    cache = run_dir / "eval" / (hashlib.sha1(key_src.encode()).hexdigest()[:12] + ".json")
-    if cache.exists() and cache.stat().st_mtime >= ckpt.stat().st_mtime \
-            and cache.stat().st_mtime >= Path(clf_path).stat().st_mtime:
-        return json.loads(cache.read_text())
-    clf, meta = classifier(dataset, scale)
-    gen = load_generator(ckpt)
-    resized = gen.cfg.image_size != clf.image_size
-    gen = gen.resized(clf.image_size)
-    res = M.evaluate(gen, out=None, metrics=metrics, n=n, classifier=(clf, meta), seed=seed, progress=False, **kwargs)
-    res["meta/resized_to"] = clf.image_size if resized else None
-    atomic_write_json(cache, {k: (None if isinstance(v, float) and v != v else v) for k, v in res.items()})
-    return res
+def evaluate(run, scale: str, n: int, metrics=None, seed: int = 0, **kwargs) -> dict:
+    """:func:`acgan_lib.metrics.evaluate_run` of the run's final generator with the
+    classifier of ``scale`` (a flat dict; cached in ``<run>/eval/`` so that re-executing a
+    chapter recomputes nothing). Samples of a model whose size differs from the
+    classifier's (64 px models) are resized to it (``meta/resized_to``)."""
+    clf, meta = classifier(Run(run).cfg.dataset, scale)
+    return M.evaluate_run(Path(run), n=n, metrics=metrics, seed=seed, classifier=(clf, meta),
+                          resize_to=clf.image_size, **kwargs)
 
 
 def accuracy_over_time(run_dir, scale: str) -> tuple[list[int], list[float]]:
@@ -140,9 +118,8 @@ def synthetic_table(run_dir, total: int, epochs: int, percents, seed: int = 0) -
     """003 Table 3 (:func:`acgan_lib.metrics.synthetic.synthetic_table`) for the run's
     generator, all three strategies, cached in the run folder."""
     run_dir = Path(run_dir)
-    key = json.dumps({"total": total, "epochs": epochs, "percents": [float(p) for p in percents], "seed": seed},
-                     sort_keys=True)
-    cache = run_dir / "eval" / ("synthetic-" + hashlib.sha1(key.encode()).hexdigest()[:12] + ".json")
+    cache = cache_path("synthetic", run_dir / "eval", total=total, epochs=epochs,
+                       percents=tuple(float(p) for p in percents), seed=seed)
     if cache.exists() and cache.stat().st_mtime >= (run_dir / "final.pt").stat().st_mtime:
         return json.loads(cache.read_text())
     rows = synthetic.synthetic_table(_gen(run_dir), total=total, epochs=epochs, percents=tuple(percents),

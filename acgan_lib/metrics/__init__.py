@@ -46,7 +46,7 @@ from .. import __version__
 from ..sample import Generator, load_generator
 from ..utils import UserError, atomic_write_json, device_name, git_commit, resolve_device
 from . import classifiers, diversity, fid, metric_main, resolution, scores, synthetic
-from .context import CPU_FID_N, EvalContext, EvalOptions, _cache_path
+from .context import CPU_FID_N, EvalContext, EvalOptions, cache_path
 from .metric_main import METRICS, Metric, check_metrics, default_metrics, list_metrics, register
 
 MIN_N = 100          # 10 classifier-score splits of >= 10 samples; >= 10 samples per class
@@ -171,34 +171,42 @@ def _fingerprint(v):
 
 
 def evaluate_run(run_dir, n: int = 10000, metrics=None, seed: int = 0, classifier=None, device="auto",
-                 ema: bool = True, progress: bool = False, data_root=None, **kwargs) -> dict:
+                 ema: bool = True, progress: bool = False, data_root=None, resize_to: int | None = None,
+                 **kwargs) -> dict:
     """:func:`evaluate` of ``<run_dir>/final.pt``, cached as ``<run_dir>/eval/metrics-<key>.json``
     (stylegan2-ada likewise writes its ``metric-*.jsonl`` into the run folder).
 
-    The key (:func:`.context._cache_path`) covers ``n``, the metric names, ``seed``, ``ema``,
+    The key (:func:`.context.cache_path`) covers ``n``, the metric names, ``seed``, ``ema``,
     the classifier (file name and sha256, or the weights of a model in memory) and every
     other keyword of :func:`evaluate` (``fid_n``, ``fid_ref_n``, ...; tensors and modules
     by content) except ``device``, ``progress`` and ``data_root``. The cached JSON is
-    returned (non-finite numbers as None) unless the checkpoint is newer than it."""
+    returned (non-finite numbers as None) unless the checkpoint is newer than it.
+    ``resize_to`` scores a generator of another size (004's 64 px models) through
+    :meth:`~acgan_lib.sample.Generator.resized` (recorded as ``meta/resized_to``)."""
     run_dir = Path(run_dir)
     ckpt = run_dir / "final.pt"
     if not ckpt.exists():
         raise UserError(f"checkpoint not found: {ckpt} (the run has not finished training)")
     dev = resolve_device(device)
     gen = load_generator(ckpt, dev, ema)
+    resized = resize_to if resize_to and resize_to != gen.cfg.image_size else None
+    gen = gen.resized(resized) if resized else gen
     names = check_metrics(metrics, gen.conditional)
     clf, meta = _classifier(classifier, gen.cfg.dataset, dev, progress, data_root)
     clf_file = Path(meta["path"]) if meta.get("path") and Path(meta["path"]).exists() else None
     key = {"n": n, "seed": seed, **{k: _fingerprint(v) for k, v in kwargs.items() if k not in _NOT_KEYED},
            "ema": ema, "metrics": ",".join(names), "classifier": clf_file.name if clf_file else "<in memory>",
-           "classifier_sha256": fid.sha256_of(clf_file) if clf_file else _fingerprint(clf)}
-    cache = _cache_path("metrics", run_dir / "eval", **key)
+           "classifier_sha256": fid.sha256_of(clf_file) if clf_file else _fingerprint(clf), "resize_to": resized}
+    cache = cache_path("metrics", run_dir / "eval", **key)
     if cache.exists() and cache.stat().st_mtime >= ckpt.stat().st_mtime:
         return json.loads(cache.read_text())
-    return evaluate(gen, cache, metrics=names, n=n, classifier=(clf, meta), device=device, seed=seed, ema=ema,
-                    progress=progress, data_root=data_root, **kwargs)
+    res = evaluate(gen, None, metrics=names, n=n, classifier=(clf, meta), device=device, seed=seed, ema=ema,
+                   progress=progress, data_root=data_root, **kwargs)
+    res["meta/resized_to"] = resized
+    atomic_write_json(cache, _json_safe(res))
+    return res
 
 
 __all__ = ["evaluate", "evaluate_run", "evaluate_checkpoint", "section", "list_metrics", "default_metrics",
-           "register", "METRICS", "Metric", "EvalContext", "EvalOptions", "classifiers", "scores", "diversity",
+           "register", "cache_path", "METRICS", "Metric", "EvalContext", "EvalOptions", "classifiers", "scores", "diversity",
            "fid", "resolution", "synthetic", "metric_main"]

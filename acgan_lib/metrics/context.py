@@ -7,7 +7,7 @@ stylegan2-ada's ``metrics/metric_utils.py``:
   classifier's logits / features of samples, test and training images, the accuracy and
   MS-SSIM reports are computed once, whatever metrics ask for them and in whatever order.
   Everything lazy, everything batched on the device;
-* :func:`_cache_path` -- the one naming scheme of the on-disk caches: a readable name with
+* :func:`cache_path` -- the one naming scheme of the on-disk caches: a readable name with
   the key inputs and a short md5 of all of them (stylegan2-ada's ``cache_tag``).
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ CPU_FID_N = 1000     # default FID sample count on CPU (299 px TF-Inception: ~0.
 _READABLE = re.compile(r"[A-Za-z0-9_.,+]{1,24}")
 
 
-def _cache_path(kind: str, folder, suffix: str = ".json", **inputs) -> Path:
+def cache_path(kind: str, folder, suffix: str = ".json", **inputs) -> Path:
     """``<folder>/<kind>-<readable inputs>-<md5><suffix>``: every input goes into the md5
     of ``repr(sorted(inputs.items()))`` (so pass plain values: str, int, float, None,
     tuples); ints (as ``<name><value>``) and short plain strings are also spelled out, in

@@ -38,7 +38,7 @@ REGISTRY = Path(__file__).with_name("fid_reference.json")
 def reference_path(dataset: str, n_real: int, seed: int = 0, class_ids: list[int] | None = None) -> Path:
     """Where the statistics of this protocol are cached (``<classifier dir>/stats/``).
 
-    Not named by :func:`.context._cache_path` (the md5-keyed scheme of the other caches):
+    Not named by :func:`.context.cache_path` (the md5-keyed scheme of the other caches):
     these names are the keys of ``fid_reference.json``, which records each file's sha256,
     so renaming them would orphan the recorded hashes and the files already computed."""
     info = dataset_info(dataset)
