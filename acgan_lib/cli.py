@@ -74,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train the evaluation classifier of a dataset with its recipe "
                                     "(003's LeNet-5, 004's ResNet-20) and save it with its provenance. "
                                     "Resumes from <out>.ckpt after a stop; logs to <out>.log.csv.")
-    pc.add_argument("--dataset", required=True, help="mnist, fashion-mnist or cifar10")
-    pc.add_argument("--out", required=True, help="weights file to write (.pt)")
+    pc.add_argument("--dataset", help="mnist, fashion-mnist or cifar10 (required to train)")
+    pc.add_argument("--out", help="weights file to write (.pt; required to train)")
+    pc.add_argument("--pin", metavar="FILE", help="instead of training: commit FILE (and its .json / .log.csv) "
+                                                  "as the library's pinned classifier of its dataset")
+    pc.add_argument("--command", default="", help="with --pin: the command that trained FILE (recorded)")
     pc.add_argument("--epochs", type=int, help="epochs (default: the recipe's)")
     pc.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     pc.add_argument("--channels-last", action="store_true", help="NHWC weights and batches")
@@ -110,8 +113,13 @@ def cmd_fid_stats(args) -> int:
 def cmd_classifier(args) -> int:
     import torch
 
-    from .metrics.classifiers import train_classifier
+    from .metrics.classifiers import pin_classifier, train_classifier
 
+    if args.pin:
+        print(json.dumps(pin_classifier(args.pin, args.command), indent=1))
+        return 0
+    if not args.dataset or not args.out:
+        raise UserError("classifier needs --dataset and --out to train (or --pin FILE)")
     if args.threads:
         torch.set_num_threads(args.threads)
     if not args.out.endswith(".pt"):

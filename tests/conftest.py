@@ -88,3 +88,5 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("ACGAN_OFFLINE", "1")
     monkeypatch.setenv("ACGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("ACGAN_DATA", raising=False)
+    # classifiers trained by tests go to a private folder (and the pinned ones stay unused)
+    monkeypatch.setenv("ACGAN_CLASSIFIERS", str(tmp_path_factory.getbasetemp() / "classifiers"))

@@ -92,3 +92,49 @@ def test_screenshot_checks_landing_and_each_chapter(tmp_path, monkeypatch, capsy
     assert "FAIL _build/html/book/05_evaluation.html: missing image files: ../_images/missing.png" in out
     with pytest.raises(UserError, match="99_nope"):
         site.screenshot(["99_nope"])
+
+
+# ----------------------------------------------------------------------------- refresh / stale
+def _nb(cells):
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    for kind, src, *out in cells:
+        if kind == "md":
+            nb.cells.append(nbformat.v4.new_markdown_cell(src))
+        else:
+            c = nbformat.v4.new_code_cell(src, metadata={"tags": ["parameters"]} if src.startswith("scale") else {})
+            if out:
+                c.outputs = [nbformat.v4.new_output("stream", text=out[0])]
+                c.execution_count = 1
+            nb.cells.append(c)
+    return nb
+
+
+def test_prose_edit_keeps_outputs_and_new_code_gets_none():
+    """Refreshing an executed notebook from an edited source executes nothing: new prose
+    replaces old prose, code that ran keeps its outputs, new code has none, and edited code
+    stays as it ran (never shown under outputs it did not produce)."""
+    old = _nb([("md", "# Title"), ("code", "scale = 'cpu'", ""), ("md", "old prose"), ("code", "a = 1", "A"),
+               ("code", "print(b)", "B")])
+    new = _nb([("md", "# Title"), ("code", "scale = 'cpu'"), ("md", "new prose"), ("code", "a = 1"),
+               ("code", "show(a)"), ("md", "more"), ("code", "print(b2)")])
+    out = notebooks.merge_notebook(old, new, banner=_nb([("md", "BANNER")]).cells[0])
+    kinds = [(c.cell_type, c.source, [o.get("text") for o in c.get("outputs", [])]) for c in out.cells]
+    assert kinds == [("markdown", "# Title", []), ("markdown", "BANNER", []), ("code", "scale = 'cpu'", [""]),
+                     ("markdown", "new prose", []), ("code", "a = 1", ["A"]), ("code", "print(b)", ["B"]),
+                     ("code", "show(a)", []), ("markdown", "more", []), ("code", "print(b2)", [])]
+    assert notebooks._unexecuted(out) == [4, 5]
+    assert len({c["id"] for c in out.cells}) == len(out.cells)
+
+
+def test_committed_book_has_a_consistent_stale_list():
+    """Every chapter on book/stale.json differs from its source or has code that never ran,
+    and carries its banner (what `python -m acgan_lib.book check` enforces)."""
+    import nbformat
+    listed = notebooks.stale_list()
+    for ch in notebooks.chapters():
+        nb = nbformat.read(ch.executed(), as_version=4)
+        banner = any(notebooks.BANNER_TAG in c.metadata.get("tags", []) for c in nb.cells)
+        assert banner == (ch.stem in listed), ch.stem
+        if ch.stem in listed:
+            assert notebooks.stale_cells(ch, ch.executed()) or notebooks._unexecuted(nb), ch.stem

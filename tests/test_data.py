@@ -131,3 +131,92 @@ def test_select_classes_relabels():
     x = torch.arange(6).view(6, 1, 1, 1)
     xs, ys = select_classes(x, y, [5, 3])
     assert ys.tolist() == [1, 0, 1, 0] and xs.flatten().tolist() == [1, 2, 3, 5]
+
+
+# ----------------------------------------------------------------------------- CIFAR-10 safety
+class _Boom:
+    """Unpickling this would run ``os.system`` (the classic crafted pickle)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("skip", [False, True])
+def test_crafted_cifar_pickle_executes_nothing(tmp_path, monkeypatch, skip):
+    import pickle
+    folder = write_cifar10(tmp_path)
+    marker = tmp_path / "pwned"
+    with open(folder / "data_batch_2", "wb") as f:
+        pickle.dump({"data": _Boom(marker), "labels": [0]}, f, protocol=2)
+    if skip:
+        monkeypatch.setenv("ACGAN_SKIP_MD5", "1")
+    # verified: the hash check stops it before anything is unpickled; skipped: the unpickler does
+    want = r"unsafe CIFAR-10 file .*data_batch_2 refused: global" if skip else "matches neither"
+    with pytest.raises(UserError, match=want):
+        load_dataset("cifar10", root=tmp_path)
+    with pytest.raises(UserError, match="unsafe CIFAR-10 file .*data_batch_2 refused: global"):
+        load_dataset("cifar10", root=tmp_path, verify_md5=False)
+    assert not marker.exists()
+
+
+def test_cifar_unpickler_refuses_object_arrays(tmp_path):
+    import pickle
+
+    import numpy as np
+    from acgan_lib.data import read_cifar_pickle
+    path = tmp_path / "b"
+    with open(path, "wb") as f:
+        pickle.dump({"data": np.array([1, "x"], dtype=object), "labels": [0, 1]}, f, protocol=2)
+    with pytest.raises(UserError, match="unsafe CIFAR-10 file .* refused"):
+        read_cifar_pickle(path)
+
+
+def test_cifar_python2_pickle_with_bytes_keys(tmp_path):
+    """The official files are Python 2 pickles: keys and strings come back as bytes."""
+    import pickle
+
+    import numpy as np
+    from acgan_lib.data import read_cifar_pickle
+    path = tmp_path / "b"
+    data = np.arange(2 * 3072, dtype=np.uint8).reshape(2, 3072)
+    with open(path, "wb") as f:
+        pickle.dump({b"data": data, b"labels": [3, 8], b"batch_label": b"training batch 1 of 5"}, f, protocol=2)
+    got = read_cifar_pickle(path)
+    assert set(got) == {"data", "labels", "batch_label"}
+    assert got["data"].dtype == np.uint8 and (got["data"] == data).all() and got["labels"] == [3, 8]
+
+
+def test_cifar_unknown_copy_names_the_file(data_root):
+    from acgan_lib.data import identify_cifar10
+    with pytest.raises(UserError, match=r"cifar10 file .*data_batch_1 matches neither the official md5 nor"):
+        identify_cifar10(data_root / "cifar-10-batches-py")
+
+
+def test_exact_test_count_unverified_is_zero(data_root, monkeypatch):
+    from acgan_lib.data import exact_test_count
+    assert exact_test_count("mnist") == 10_000
+    monkeypatch.setenv("ACGAN_SKIP_MD5", "1")
+    assert exact_test_count("cifar10", data_root) == 0
+
+
+@pytest.mark.skipif(not (SHARED / "cifar-10-batches-py").is_dir(), reason="../shared/datasets has no CIFAR-10")
+def test_real_cifar10_when_available():
+    from acgan_lib.data import exact_test_count, identify_cifar10
+    assert identify_cifar10(SHARED / "cifar-10-batches-py") == "shared-rebuild"
+    assert exact_test_count("cifar10", SHARED) == 1000
+    x, y = load_dataset("cifar10", train=True, root=SHARED)
+    assert x.shape == (50000, 3, 32, 32) and torch.bincount(y).tolist() == [5000] * 10
+    mean = x[:10000].float().div(255).mean((0, 2, 3))
+    assert torch.allclose(mean, torch.tensor([0.4914, 0.4822, 0.4465]), atol=0.004)
+    xt, yt = load_dataset("cifar10", train=False, root=SHARED)
+    assert xt.shape == (10000, 3, 32, 32) and yt[:10].tolist() == [3, 8, 8, 0, 6, 6, 1, 6, 3, 1]
+
+
+def test_is_available(data_root, tmp_path):
+    from acgan_lib.data import is_available
+    assert is_available("mnist", data_root) and is_available("cifar10", data_root)
+    assert not is_available("fashion-mnist", tmp_path)

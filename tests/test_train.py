@@ -136,3 +136,46 @@ def test_cifar10_training_path_on_synthetic_files(data_root, tmp_path, monkeypat
     monkeypatch.setenv("ACGAN_SKIP_MD5", "1")
     out = T.train(cfg_of(data_root, "acgan-cifar10", iters=2), tmp_path / "c", progress=False)
     assert load_checkpoint(out / "final.pt")["channels"] == 3
+
+
+# ----------------------------------------------------------------------------- run reader
+def test_run_reader(tmp_path, data_root, monkeypatch):
+    """acgan_lib.runs.Run reads back what the trainer wrote: config, log summary, grids."""
+    from acgan_lib.config import make_config
+    from acgan_lib.runs import Run
+    from acgan_lib.sample import save_grid
+
+    monkeypatch.setenv("ACGAN_DATA", str(data_root))
+    cfg = make_config("acgan-mnist", {"iters": 4, "batch_size": 8, "log_every": 1, "sample_every": 2,
+                                      "ckpt_every": 2, "width": 0.25})
+    out = T.train(cfg, tmp_path / "r", progress=False)
+    run = Run(out)
+    assert run.cfg == cfg and run.info["step"] == 4 and run.name == "r"
+    assert Run(run).path == run.path and (run / "final.pt").exists() and str(run) == str(out)
+    assert run.differs(cfg) == [] and run.differs(make_config("acgan-mnist", {"iters": 4})) != []
+    s = run.summary()
+    assert s["step"] == 4 and set(s) >= {"loss_d", "loss_g", "d_src_acc_real", "d_cls_acc_real"}
+    first = run.summary(frac=None, upto=0.5)
+    assert first["loss_d"] == pytest.approx(sum(r["loss_d"] for r in run.log()[:2]) / 2)
+    assert run.peak("d_cls_acc_real") == max(r["d_cls_acc_real"] for r in run.log())
+    assert run.sample_steps() == [0, 2, 4] and run.grid_path(3)[1] in (2, 4)
+    x, labels = run.grid()
+    assert x.shape == (100, 1, 28, 28) and labels.tolist() == [i // 10 for i in range(100)]
+    assert run.class_names == [str(i) for i in range(10)]
+    # Run.grid inverts sample.save_grid (8-bit precision)
+    imgs = torch.rand(6, 1, 28, 28) * 2 - 1
+    save_grid(imgs, run.path / "samples" / "step_0000009.png", nrow=3)
+    back, _ = run.grid(9)
+    assert back.shape == (6, 1, 28, 28) and (back - imgs).abs().max() < 1 / 127.5 + 1e-6
+
+
+def test_run_reader_errors(tmp_path):
+    from acgan_lib.runs import Run
+    from acgan_lib.utils import UserError
+
+    with pytest.raises(UserError, match="is not a run folder"):
+        Run(tmp_path).cfg
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(UserError, match="has no sample grids"):
+        Run(tmp_path).grid_path()
+    assert Run(tmp_path).log() == [] and Run(tmp_path).summary() == {}

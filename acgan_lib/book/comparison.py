@@ -107,7 +107,7 @@ def describe_variants(variants, dataset: str, scale: str, **knobs):
         differs = {k: cfg[k] for k in cfg if k not in ("preset", "seed") and cfg[k] != base[k]}
         rows.append({"variant": v, "label": VARIANTS[v][0], "preset": preset + (" + " + ", ".join(
             f"{k}={val}" for k, val in over.items()) if over else ""),
-            "aux_loss": cfg.aux_loss, "differs from AC": ", ".join(f"{k}={val}" for k, val in differs.items()) or "—",
+            "aux_loss": cfg["aux_loss"], "differs from AC": ", ".join(f"{k}={val}" for k, val in differs.items()) or "—",
             "relation to 002": VARIANTS[v][2]})
     return pd.DataFrame(rows)
 

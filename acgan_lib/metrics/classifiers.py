@@ -13,8 +13,11 @@ The test accuracy is also written beside it as ``<name>.json``.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -376,8 +379,50 @@ def load_classifier(path, device="auto") -> tuple[nn.Module, dict]:
     return model.to(resolve_device(device)).eval(), meta
 
 
+# ----------------------------------------------------------------------------- pinned files
+# The evaluation classifiers are committed with the library (weights, provenance JSON and
+# training log in weights/, their sha256 in weights/pinned.json), so that every machine
+# scores samples with the same instrument.
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+PINNED = WEIGHTS_DIR / "pinned.json"
+
+
+def pinned() -> dict:
+    """``{dataset: {"file", "sha256", "command", "test_accuracy", ...}}`` of the committed classifiers."""
+    return json.loads(PINNED.read_text()) if PINNED.exists() else {}
+
+
+def pin_classifier(path, command: str) -> dict:
+    """Copy a trained classifier (``path`` and its ``.json`` / ``.log.csv``) into the
+    library's ``weights/`` folder and record its sha256 and training command in
+    ``pinned.json``; evaluation then uses it on every machine."""
+    path = Path(path)
+    _, meta = load_classifier(path, "cpu")
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    for src in (path, path.with_suffix(".json"), path.with_suffix(".log.csv")):
+        if src.exists():
+            shutil.copyfile(src, WEIGHTS_DIR / src.name)
+    entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "command": command,
+             **{k: meta.get(k) for k in ("arch", "epochs", "seed", "test_accuracy", "test_accuracy_ci95",
+                                        "n_test_exact", "test_accuracy_exact", "test_accuracy_exact_ci95",
+                                        "val_accuracy", "train_time_s", "device", "threads", "commit")}}
+    table = pinned()
+    table[meta["dataset"]] = entry
+    atomic_write_json(PINNED, dict(sorted(table.items())))
+    return entry
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def classifier_dir() -> Path:
-    """``$ACGAN_CLASSIFIERS``, else ``runs/classifiers`` of the checkout (or of the cwd)."""
+    """``$ACGAN_CLASSIFIERS``, else ``runs/classifiers`` of the checkout (or of the cwd):
+    where classifiers trained on this machine are cached."""
     if os.environ.get("ACGAN_CLASSIFIERS"):
         return Path(os.environ["ACGAN_CLASSIFIERS"]).expanduser()
     repo = Path(__file__).resolve().parents[2]
@@ -391,18 +436,29 @@ def default_path(dataset: str, arch: str | None = None) -> Path:
 
 
 def get_classifier(dataset: str, device="auto", path=None, train: bool = True, progress: bool = True,
-                   data_root=None, epochs: int | None = None) -> tuple[nn.Module, dict]:
-    """The evaluation classifier of ``dataset``: ``path`` if given (must exist), else the
-    cached default file, trained and saved on first use (``train=False``: error instead)."""
+                   data_root=None, epochs: int | None = None, retrain: bool = False) -> tuple[nn.Module, dict]:
+    """The evaluation classifier of ``dataset``: ``path`` if given (must exist); else the
+    pinned file committed with the library, checked against its sha256 (a mismatch is a
+    one-line error unless ``retrain``); else (no pinned file, ``$ACGAN_CLASSIFIERS`` set, or
+    ``retrain``) the cached file of this machine, trained and saved on first use
+    (``train=False``: error instead)."""
+    entry = pinned().get(dataset_info(dataset).name)
     if path is not None:
+        model, meta = load_classifier(path, device)
+    elif entry and not retrain and not os.environ.get("ACGAN_CLASSIFIERS"):
+        path = WEIGHTS_DIR / entry["file"]
+        if not path.exists() or sha256_file(path) != entry["sha256"]:
+            raise UserError(f"the pinned {dataset} classifier {path} is missing or does not match its sha256 "
+                            f"({entry['sha256'][:12]}...); restore it (git checkout {path.name}) or retrain one "
+                            "for this machine (retrain=True)")
         model, meta = load_classifier(path, device)
     else:
         path = default_path(dataset)
-        if path.exists():
+        if path.exists() and not (retrain and entry):
             model, meta = load_classifier(path, device)
         elif not train:
             raise UserError(f"no evaluation classifier for {dataset} at {path}; train it with "
-                            f"acgan_lib.metrics.classifiers.train_classifier('{dataset}', out='{path}')")
+                            f"python -m acgan_lib classifier --dataset {dataset} --out {path}")
         else:
             model, meta = train_classifier(dataset, device=device, out=path, progress=progress, data_root=data_root,
                                            epochs=epochs)

@@ -194,7 +194,8 @@ def _unexecuted(nb) -> list[int]:
 def _merge(old_code: list, new_code: list) -> list[list]:
     """For each code cell of the source, the cells to show in its place: the executed cell
     with the same code (outputs kept); for an edited stretch, the executed cells as they
-    ran (old code and outputs, so nothing is shown that did not run); a new cell without
+    ran (old code and outputs, so nothing is shown that did not run), then the new code
+    without outputs (unless it is a one-for-one edit of as many cells); a new cell without
     outputs; executed cells that the source dropped stay where they were."""
     import difflib
 
@@ -208,15 +209,49 @@ def _merge(old_code: list, new_code: list) -> list[list]:
         elif tag == "insert":
             for j in range(j1, j2):
                 slots[j].append(new_code[j])
-        else:  # replace / delete: what ran stays
+        else:  # replace / delete: what ran stays, followed by the new code (not run)
             slots[j1].extend(old_code[i1:i2])
+            for j in range(j1, j2):
+                slots[j].append(new_code[j])
     return slots
 
 
+def merge_notebook(old, new, banner=None):
+    """``old`` (an executed notebook) brought up to date with ``new`` (the rendered source)
+    without executing anything: markdown from ``new``; code cells as :func:`_merge` says;
+    papermill's injected-parameters cell after the parameters cell; ``banner`` (a markdown
+    cell) before the first code cell. Returns ``old``, modified."""
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    injected = [c for c in old_code if INJECTED_TAG in c.metadata.get("tags", [])]
+    old_code = [c for c in old_code if INJECTED_TAG not in c.metadata.get("tags", [])]
+    old_md = {c.source.strip(): c for c in old.cells if c.cell_type == "markdown"}
+    slots = _merge(old_code, [c for c in new.cells if c.cell_type == "code"])
+    cells, j = [], 0
+    for c in new.cells:
+        if c.cell_type == "code":
+            cells.extend(slots[j])
+            if "parameters" in c.metadata.get("tags", []):
+                cells.extend(injected)  # papermill's record of the parameters it ran with
+            j += 1
+        else:
+            cells.append(old_md.get(c.source.strip(), c))
+    cells.extend(slots[j])
+    cells = [c for c in cells if BANNER_TAG not in c.metadata.get("tags", [])]
+    if banner is not None:
+        cells.insert(next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells)), banner)
+    seen = set()
+    for i, c in enumerate(cells):  # cells that ran keep their ids; new ones get unique ones
+        if c.get("id") in seen:
+            c["id"] = f"x{i:03d}"
+        seen.add(c.get("id"))
+    old.cells = cells
+    return old
+
+
 def refresh(select: list[str] | None = None) -> int:
-    """Bring executed notebooks up to date with their sources without executing anything:
-    the markdown comes from the source; code cells keep what ran (see :func:`_merge`); a
-    chapter on the stale list gets its banner. Returns the number of notebooks rewritten."""
+    """Bring executed notebooks up to date with their sources without executing anything
+    (:func:`merge_notebook`); a chapter on the stale list gets its banner. Returns the
+    number of notebooks rewritten."""
     import nbformat
 
     listed, n = stale_list(), 0
@@ -224,35 +259,9 @@ def refresh(select: list[str] | None = None) -> int:
         path = ch.executed()
         if not path.exists():
             continue
-        old = nbformat.read(path, as_version=4)
-        new = render(ch)
-        old_code = [c for c in old.cells if c.cell_type == "code"]
-        injected = [c for c in old_code if INJECTED_TAG in c.metadata.get("tags", [])]
-        old_code = [c for c in old_code if INJECTED_TAG not in c.metadata.get("tags", [])]
-        old_md = {c.source.strip(): c for c in old.cells if c.cell_type == "markdown"}
-        slots = _merge(old_code, [c for c in new.cells if c.cell_type == "code"])
-        cells, j = [], 0
-        for c in new.cells:
-            if c.cell_type == "code":
-                cells.extend(slots[j])
-                if "parameters" in c.metadata.get("tags", []):
-                    cells.extend(injected)  # papermill's record of the parameters it ran with
-                j += 1
-            else:
-                cells.append(old_md.get(c.source.strip(), c))
-        cells.extend(slots[j])
-        cells = [c for c in cells if BANNER_TAG not in c.metadata.get("tags", [])]
-        if ch.stem in listed:
-            first_code = next((i for i, c in enumerate(cells) if c.cell_type == "code"), len(cells))
-            cells.insert(first_code, _banner(ch.stem, listed[ch.stem]))
-        seen = set()
-        for i, c in enumerate(cells):  # cells that ran keep their ids; new ones get unique ones
-            if c.get("id") in seen:
-                c["id"] = f"{ch.number}-r{i:03d}"
-            seen.add(c["id"])
         old_text = path.read_text()
-        old.cells = cells
-        text = nbformat.writes(old)
+        banner = _banner(ch.stem, listed[ch.stem]) if ch.stem in listed else None
+        text = nbformat.writes(merge_notebook(nbformat.reads(old_text, as_version=4), render(ch), banner))
         if text != old_text:
             atomic_write_text(path, text)
             n += 1
