@@ -17,7 +17,7 @@ Jupyter Book build, Chromium page check) is in the checkout's ``tools/book/``, r
 """
 from ..runs import Run
 from .code import source
-from .core import (by_scale, cifar10_status, have_dataset, load_results, needs_dataset, notice, provenance,
+from .core import (by_scale, knobs, cifar10_status, have_dataset, load_results, needs_dataset, notice, provenance,
                    require_dataset, run, save_result, scales_table, show, table)
 from .evaluation import (accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
                          nearest_neighbors_figure, real_scores, scores, synthetic_table)
@@ -25,7 +25,7 @@ from .figures import (architecture_table, compare_grids, compare_runs, diversity
                       model_diagram, plot_losses, plot_series, show_grid)
 
 __all__ = [
-    "Run", "source", "by_scale", "cifar10_status", "have_dataset", "load_results", "needs_dataset", "notice", "provenance",
+    "Run", "source", "by_scale", "knobs", "cifar10_status", "have_dataset", "load_results", "needs_dataset", "notice", "provenance",
     "require_dataset", "run", "save_result", "scales_table", "show", "table",
     "accuracy_over_time", "classifier", "evaluate", "fixed_z_figure", "interpolation_figure",
     "nearest_neighbors_figure", "real_scores", "scores", "synthetic_table",

@@ -116,6 +116,22 @@ def by_scale(scale: str, value=None, **table):
     return value if value is not None else table[scale]
 
 
+def knobs(table: dict, scale: str, **given) -> dict:
+    """A chapter's knobs at ``scale``, as nanoGPT reads one config file per scale: ``table``
+    lists, for every scale, only what the chapter sets beyond :data:`acgan_lib.config.SCALES`
+    (e.g. ``iters`` comes from there: 6 / 3,000 / the preset's own at ``full``). A value
+    given by papermill (not None) wins. Returns ``{name: value}`` in the order given (None
+    means: the preset's value)."""
+    if scale not in SCALES:
+        raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
+    if set(table) != set(SCALES):
+        raise ValueError(f"the knob table must list every scale {list(SCALES)}, got {list(table)}")
+    unknown = sorted({k for row in table.values() for k in row} - set(given))
+    if unknown:
+        raise ValueError(f"knob table sets {unknown}, which the chapter does not declare")
+    return {k: v if v is not None else table[scale].get(k, SCALES[scale].get(k)) for k, v in given.items()}
+
+
 # ----------------------------------------------------------------------------- datasets
 def have_dataset(name: str) -> bool:
     """Whether the files of dataset ``name`` are on this machine (no download is tried:
