@@ -1,7 +1,9 @@
 """Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier,fid-stats} ...``.
 
 Errors in the user's input are printed as one line (``error: ...``) with exit status 2;
-an interrupted training run saves a checkpoint and exits with status 130.
+an interrupted training run saves a checkpoint and exits with status 130. Each subcommand
+imports the modules it runs when it runs (torchvision and the metrics take seconds to
+import), so ``--help`` and bad-input errors answer at once.
 """
 from __future__ import annotations
 

@@ -10,6 +10,9 @@ import torch
 import torchvision.utils as vutils
 from matplotlib.figure import Figure
 
+from .metrics.diversity import joint_table
+from .metrics.resolution import from_result
+
 
 def _subplots(figsize, ncols: int = 1, **kw):
     """A figure outside pyplot (no global state, no double display in notebooks)."""
@@ -30,7 +33,6 @@ def _names(class_ids, class_names):
 def plot_accuracy_vs_resolution(results, labels=None, title: str = "Accuracy vs. resolution"):
     """Paper Sec. 4.1 / 000 Fig. 5: classifier accuracy per resolution, one line for real
     test images and one for samples of each result (a dict or a list of dicts)."""
-    from .metrics.resolution import from_result
 
     results = [results] if isinstance(results, dict) else list(results)
     labels = labels or [r.get("meta/preset") or r.get("meta/model") or f"model {i}" for i, r in enumerate(results)]
@@ -89,7 +91,6 @@ def plot_msssim_per_class(result: dict, class_ids, class_names=None, kind: str =
 
 def plot_accuracy_vs_diversity(result: dict, class_ids, class_names=None):
     """Paper Sec. 4.3 joint plot: per-class sample accuracy against sample MS-SSIM."""
-    from .metrics.diversity import joint_table
 
     rows = joint_table(result, list(class_ids), class_names)
     fig, ax = _subplots((4.2, 3.8))

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from .data import to_float
+from .sample import class_grid_inputs, generate
 from .utils import UserError
 
 
@@ -110,7 +111,6 @@ def _label_layer(G: nn.Module, z_dim: int, num_classes: int) -> nn.Module:
 def class_blend(gen, z: torch.Tensor, label_a: int, label_b: int, steps: int) -> torch.Tensor:
     """G(z, (1 - t) e_a + t e_b) for ``steps`` values of t: the one-hot label entering G's
     first layer is replaced by the blend (a forward pre-hook; the layer is affine in it)."""
-    from .sample import generate
 
     if not gen.conditional:
         raise UserError("class interpolation needs a class-conditional generator")
@@ -146,7 +146,6 @@ def smoothness(frames: torch.Tensor) -> dict:
 def interpolations(gen, pairs: int = 8, steps: int = 16, mode: str = "linear", seed: int = 0):
     """Within-class paths (two z, one class) and, for conditional G, between-class paths
     (one z, classes a -> b): ``{"within": (P, T, C, H, W), "between": ... or None}``."""
-    from .sample import generate
 
     g = torch.Generator().manual_seed(seed)
     K, zd = gen.num_classes, gen.cfg.z_dim
@@ -183,7 +182,6 @@ def interpolation_report(gen, pairs: int = 8, steps: int = 16, seed: int = 0) ->
 @torch.no_grad()
 def fixed_z_grid(gen, n_z: int = 10, seed: int = 0) -> torch.Tensor:
     """Images (K, n_z, C, H, W): row = class, column = one z shared by every class."""
-    from .sample import class_grid_inputs, generate
 
     z, labels = class_grid_inputs(gen.num_classes, n_z, gen.cfg.z_dim, seed=seed, share_z=True)
     imgs = generate(gen, labels, z=z)

@@ -31,9 +31,10 @@ from pathlib import Path
 import torch
 
 from . import __version__, losses
-from .config import Config, config_from_dict, make_config, validate
+from .config import Config, config_from_dict, make_config, parse_overrides, validate
 from .data import load_training_data
 from .models import build_models, set_noise_std
+from .models.biggan import diff_augment
 from .runs import RESUME_KEYS, Run, read_log
 from .sample import class_grid_inputs, save_grid
 from .utils import (UserError, atomic_torch_save, atomic_write_json, device_name, git_commit,
@@ -103,7 +104,6 @@ class Trainer:
             self.G_run, self.D_run = torch.compile(self.G), torch.compile(self.D)
         self.augment = None
         if cfg.diffaug:
-            from .models.biggan import diff_augment
             policy = cfg.diffaug
             self.augment = lambda x: diff_augment(x, policy)
         self.step = 0
@@ -392,7 +392,6 @@ def resume(out, progress: bool = True, overrides: dict | list | None = None) -> 
         raise UserError(f"cannot resume from {ck}: it holds no optimizer state")
     base = dict(st["config"])
     if overrides:
-        from .config import parse_overrides
         ov = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else dict(overrides)
         bad = sorted(set(ov) - RESUME_KEYS)
         if bad:

@@ -7,6 +7,7 @@ classifier add ``"cls"`` (class logits) and variant-specific heads.
 from __future__ import annotations
 
 from .acgan import ACGANDiscriminator, ACGANGenerator
+from .biggan import build_biggan
 from .common import GaussianNoise, count_params, init_paper, set_noise_std
 from .dcgan import CGANDiscriminator, CGANGenerator, DCGANDiscriminator, DCGANGenerator
 
@@ -25,7 +26,6 @@ def build_models(cfg, channels: int, num_classes: int):
                 ACGANDiscriminator(cfg.image_size, channels, num_classes, cfg.width, cfg.d_dropout,
                                    noise0, cfg.aux_loss))
     if cfg.model == "acbiggan":
-        from .biggan import build_biggan
         return build_biggan(cfg, channels, num_classes)
     raise ValueError(f"unknown model {cfg.model}")
 
