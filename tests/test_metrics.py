@@ -14,6 +14,7 @@ from torch import nn
 
 from acgan_lib import metrics
 from acgan_lib.config import make_config
+from acgan_lib.data import load_dataset
 from acgan_lib.metrics import classifiers as C
 from acgan_lib.metrics import diversity, resolution, scores, synthetic
 from acgan_lib.utils import UserError
@@ -305,6 +306,10 @@ def test_evaluate_end_to_end(tmp_path, fake_mnist, trained_clf, monkeypatch):
                 "meta/n", "meta/commit", "meta/wall_time_s", "meta/n_fid"):
         assert key in res, key
     assert 0.0 <= res["accuracy"] <= 1.0 and res["meta/n"] == 100 and res["meta/step"] == 2
+    # real test accuracy on all test images and on the pixel-exact ones (all of MNIST)
+    assert res["meta/n_test"] == res["meta/n_test_exact"] == 200
+    assert res["accuracy_real_exact"] == res["accuracy_real_all"] == pytest.approx(
+        C.accuracy_of(trained_clf[0], *load_dataset("mnist", False, root)))
     saved = json.loads(out.read_text())
     assert saved["meta/checkpoint"].endswith("final.pt") and set(saved) == set(res)
     names = [n for n, _ in metrics.list_metrics()]

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data import dataset_info, load_dataset, select_classes, to_float, to_uint8
+from ..data import dataset_info, exact_test_count, load_dataset, select_classes, to_float, to_uint8
 from ..sample import generate
 from . import diversity, fid, scores, synthetic
 from .classifiers import classify
@@ -141,6 +141,27 @@ class EvalContext:
     def train_u8(self):
         data = self._train_data if self._train_data is not None else load_dataset(self.info.name, True, self.data_root)
         return self._restrict(data)
+
+    @cached_property
+    def test_exact(self) -> torch.Tensor:
+        """Bool mask over :attr:`test_u8`: the pixel-exact test images (all of MNIST,
+        Fashion-MNIST and the official CIFAR-10; the first 1,000 of the shared CIFAR-10
+        rebuild, see :func:`acgan_lib.data.exact_test_count`; all of test data passed in)."""
+        if self._test_data is not None:
+            return torch.ones(len(self.test_u8[1]), dtype=torch.bool)
+        _, y = load_dataset(self.info.name, False, self.data_root)
+        exact = torch.arange(len(y)) < exact_test_count(self.info.name, self.data_root)
+        return exact[torch.isin(y, torch.tensor(self.class_ids))]
+
+    @cached_property
+    def test_all_preds(self) -> torch.Tensor:
+        """The classifier's predictions on every (class-restricted) test image."""
+        x, _ = self.test_u8
+
+        def run():
+            return torch.cat([classify(self.clf, to_float(x[i:i + 5000].to(self.device)))[0].argmax(1).cpu()
+                              for i in range(0, len(x), 5000)])
+        return self._timed("classify", run)
 
     @cached_property
     def test_subset(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -76,10 +76,16 @@ def accuracy(ctx: EvalContext, opts: EvalOptions) -> dict:
 
     The paper's "Inception accuracy" (Sec. 4.1) with the evaluation classifier in place of
     Inception (003 Tables 1-2, 004 "ResNet accuracy"); ``accuracy_real``: the same
-    classifier on real test images."""
+    classifier on the ``n`` real test images the other metrics use;
+    ``accuracy_real_all`` / ``accuracy_real_exact``: on every test image and on the
+    pixel-exact ones only (CIFAR-10's shared copy: the first 1,000; ``meta/n_test_exact``)."""
     _, yt = ctx.test_subset
     real = (ctx.test_logits.argmax(1) == yt).float().mean().item()
-    return {**ctx.accuracy_report, "accuracy_real": real}
+    right = ctx.test_all_preds == ctx.test_u8[1]
+    exact = ctx.test_exact
+    return {**ctx.accuracy_report, "accuracy_real": real, "accuracy_real_all": right.float().mean().item(),
+            "accuracy_real_exact": right[exact].float().mean().item() if exact.any() else None,
+            "meta/n_test": len(right), "meta/n_test_exact": int(exact.sum())}
 
 
 @register(default=True)
