@@ -75,12 +75,13 @@ def pinned_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_pinned_classifier_used_and_checked(pinned_dir, monkeypatch):
+def test_pinned_classifier_used_and_checked(pinned_dir, monkeypatch, fake_mnist):  # noqa: F811
     x, y = _train_data()
     src = pinned_dir / "trained" / "mnist-lenet.pt"
     model, _ = C.train_classifier("mnist", epochs=1, train_data=(x, y), test_data=(x[:50], y[:50]), device="cpu",
                                   progress=False, val_size=30, out=src)
-    entry = C.pin_classifier(src, "python -m acgan_lib classifier --dataset mnist --out X")
+    entry = C.pin_classifier(src, "python -m acgan_lib classifier --dataset mnist --out X", data_root=fake_mnist[0])
+    assert 1.0 <= entry["classifier_score_test"][0] <= 10.0 and len(entry["classifier_score_train"]) == 2
     assert entry["sha256"] == C.sha256_file(src) and json.loads(C.PINNED.read_text())["mnist"]["file"] == src.name
     assert (C.WEIGHTS_DIR / "mnist-lenet.json").exists()
     monkeypatch.delenv("ACGAN_CLASSIFIERS")  # the pinned file is used unless a folder of one's own is set
@@ -118,3 +119,5 @@ def test_committed_classifier_matches_its_record(dataset, monkeypatch):
     assert C.accuracy_of(model, xt, yt) == pytest.approx(entry["test_accuracy"], abs=tol)
     assert C.accuracy_of(model, xt[:n_exact], yt[:n_exact]) == pytest.approx(entry["test_accuracy_exact"],
                                                                              abs=1.5 / n_exact)
+    score = C.real_data_scores(model, dataset, SHARED, splits=("test",))["classifier_score_test"]
+    assert score[0] == pytest.approx(entry["classifier_score_test"][0], abs=0.01)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data import dataset_info, exact_test_count, load_dataset, to_float
 from ..utils import UserError, atomic_torch_save, atomic_write_json, device_name, git_commit, resolve_device
+from .scores import classifier_score
 
 FORMAT = "acgan_lib-classifier-1"
 ARCH_FOR = {"mnist": "lenet", "fashion-mnist": "lenet", "cifar10": "resnet20"}
@@ -392,12 +393,25 @@ def pinned() -> dict:
     return json.loads(PINNED.read_text()) if PINNED.exists() else {}
 
 
-def pin_classifier(path, command: str) -> dict:
+def real_data_scores(model: nn.Module, dataset: str, data_root=None, splits=("test", "train")) -> dict:
+    """The classifier score (Inception-score formula, 10 splits) of the real test and
+    training images: the ceiling a generator is compared with (004: 8.49 test, 9.05 train)."""
+    out = {}
+    for split in splits:
+        x, _ = load_dataset(dataset, split == "train", data_root)
+        probs = torch.cat([classify(model, to_float(x[i:i + 2000]))[0].float().softmax(1).cpu()
+                           for i in range(0, len(x), 2000)])
+        out[f"classifier_score_{split}"] = list(classifier_score(probs))
+    return out
+
+
+def pin_classifier(path, command: str, data_root=None) -> dict:
     """Copy a trained classifier (``path`` and its ``.json`` / ``.log.csv``) into the
-    library's ``weights/`` folder and record its sha256 and training command in
-    ``pinned.json``; evaluation then uses it on every machine."""
+    library's ``weights/`` folder and record its sha256, training command, test accuracies
+    and real-data classifier scores in ``pinned.json``; evaluation then uses it on every
+    machine."""
     path = Path(path)
-    _, meta = load_classifier(path, "cpu")
+    model, meta = load_classifier(path, "cpu")
     WEIGHTS_DIR.mkdir(exist_ok=True)
     for src in (path, path.with_suffix(".json"), path.with_suffix(".log.csv")):
         if src.exists():
@@ -405,7 +419,8 @@ def pin_classifier(path, command: str) -> dict:
     entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "command": command,
              **{k: meta.get(k) for k in ("arch", "epochs", "seed", "test_accuracy", "test_accuracy_ci95",
                                         "n_test_exact", "test_accuracy_exact", "test_accuracy_exact_ci95",
-                                        "val_accuracy", "train_time_s", "device", "threads", "commit")}}
+                                        "val_accuracy", "train_time_s", "device", "threads", "commit")},
+             **real_data_scores(model, meta["dataset"], data_root)}
     table = pinned()
     table[meta["dataset"]] = entry
     atomic_write_json(PINNED, dict(sorted(table.items())))
