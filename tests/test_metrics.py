@@ -425,6 +425,17 @@ def test_fid_inception_cached_reference_equals_uncached(tmp_path, monkeypatch, t
     assert a["meta/fid_reference"] == "<computed in memory>" and b["meta/fid_reference"] == path.name
     assert a["fid_inception"] > 0 and b["fid_inception"] == pytest.approx(a["fid_inception"], rel=1e-9)
     assert c == b and b["meta/n_fid"] == 100 and b["meta/n_fid_real"] == 200
+    # a sha256 is written beside the cached file; a file that no longer matches it is refused
+    side = path.with_name(path.name + ".sha256")
+    assert side.read_text().split()[0] == fid.sha256_of(path) and b["meta/fid_reference_matches_record"] is None
+    monkeypatch.setattr(fid, "REGISTRY", tmp_path / "registry.json")
+    (tmp_path / "registry.json").write_text(json.dumps({path.name: {"sha256": fid.sha256_of(path)}}))
+    assert metric_main.fid_inception(ctx, cached)["meta/fid_reference_matches_record"] is True
+    st = torch.load(path, weights_only=True)
+    st["real_features_sum"] += 1.0
+    torch.save(st, path)
+    with pytest.raises(UserError, match="do not match their sha256"):
+        metric_main.fid_inception(ctx, cached)
 
 
 def test_metrics_do_not_depend_on_order(tiny_gen, trained_clf, fake_mnist):

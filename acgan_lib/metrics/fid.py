@@ -6,10 +6,13 @@ The protocol is in the file name: dataset, class subset, the number of training 
 the seed of their random choice (``cifar10-tfinception-train10000-seed0.pt``). Computing
 them is slow on CPU (TF-Inception at 299 px: about 4.3 images/s on one core of the
 project's machine, ``benchmarks/fid_speed.py``), so the computation saves its progress every
-``save_every`` images and resumes. The sha256 of each file we computed is recorded in
-``fid_reference.json`` beside this module (with its protocol and cost); a cached file that
-is listed there and does not match stops with a one-line error. The covariance sum is
-2048 x 2048 float64 (32 MiB): too large to commit, cheap to recompute once per machine.
+``save_every`` images and resumes. Each cached file gets a ``.sha256`` beside it, written
+when it is computed: a file that no longer matches it stops with a one-line error (delete
+it to recompute). The protocol, cost and sha256 of the statistics the project computed are
+recorded in ``fid_reference.json`` beside this module; an evaluation says whether the
+statistics it used match that record (``meta/fid_reference_matches_record``: another
+machine's float arithmetic may differ in the last bits). The covariance sum is 2048 x 2048
+float64 (32 MiB): too large to commit, recomputed once per machine.
 
     python -m acgan_lib fid-stats --dataset cifar10 -n 10000
 
@@ -28,7 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, select_classes
-from ..utils import UserError, atomic_torch_save, device_name
+from ..utils import UserError, atomic_torch_save, atomic_write_text, device_name
 from . import classifiers, scores
 
 STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
@@ -59,12 +62,23 @@ def registry() -> dict:
     return json.loads(REGISTRY.read_text()) if REGISTRY.exists() else {}
 
 
-def load_reference(path: Path) -> dict:
-    """The cached statistics at ``path``, checked against the registry when listed there."""
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def matches_record(path: Path) -> bool | None:
+    """Whether the file at ``path`` is the one recorded in ``fid_reference.json`` (None:
+    this protocol is not recorded)."""
     want = registry().get(path.name, {}).get("sha256")
-    if want and sha256_of(path) != want:
-        raise UserError(f"FID reference statistics {path} do not match their recorded sha256 "
-                        f"({want[:12]}...); delete the file to recompute them")
+    return None if want is None else sha256_of(path) == want
+
+
+def load_reference(path: Path) -> dict:
+    """The cached statistics at ``path``, checked against the sha256 written beside them."""
+    side = _sidecar(path)
+    if side.exists() and sha256_of(path) != side.read_text().split()[0]:
+        raise UserError(f"FID reference statistics {path} do not match their sha256 ({side.name}): corrupt "
+                        "or edited; delete both files to recompute them")
     st = torch.load(path, map_location="cpu", weights_only=True)
     if not all(k in st for k in STATES):
         raise UserError(f"{path} is not an FID reference statistics file; delete it to recompute")
@@ -97,6 +111,7 @@ def compute_reference(images_u8: torch.Tensor, path: Path, extractor=None, devic
     bar.close()
     st = {k: getattr(metric, k).cpu() for k in STATES}
     atomic_torch_save(st, path)
+    atomic_write_text(_sidecar(path), f"{sha256_of(path)}  {path.name}\n")
     partial.unlink(missing_ok=True)
     st["seconds"] = time.perf_counter() - t0
     return st

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 from .. import probes
 from ..data import to_uint8
 from ..utils import UserError
-from . import scores, synthetic
+from . import fid, scores, synthetic
 from .context import EvalContext, EvalOptions
 from .diversity import accuracy_vs_diversity
 from .resolution import resolution_report
@@ -123,7 +123,8 @@ def fid_inception(ctx: EvalContext, opts: EvalOptions) -> dict:
     mu_r, sigma_r, path = ctx.fid_reference(n_real, opts.fid_extractor, opts.progress)
     fake = scores.gaussian_stats(ctx.fid_features(opts.fid_n, opts.fid_extractor))
     return {"fid_inception": scores.frechet_from_stats(*fake, mu_r, sigma_r), "meta/n_fid": opts.fid_n,
-            "meta/n_fid_real": n_real, "meta/fid_reference": path.name if path else "<computed in memory>"}
+            "meta/n_fid_real": n_real, "meta/fid_reference": path.name if path else "<computed in memory>",
+            "meta/fid_reference_matches_record": fid.matches_record(path) if path else None}
 
 
 @register(default=False)
