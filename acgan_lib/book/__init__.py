@@ -17,18 +17,18 @@ Jupyter Book build, Chromium page check) is in the checkout's ``tools/book/``, r
 """
 from ..runs import Run
 from .code import source
-from .core import (by_scale, knobs, cifar10_status, have_dataset, load_results, needs_dataset, notice, provenance,
+from .core import (knobs, cifar10_status, have_dataset, load_results, needs_dataset, notice, provenance,
                    require_dataset, run, save_result, scales_table, show, table)
-from .evaluation import (accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
-                         nearest_neighbors_figure, real_scores, scores, synthetic_table)
+from .evaluation import (HEADINGS, accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
+                         headings, nearest_neighbors_figure, synthetic_table)
 from .figures import (architecture_table, compare_grids, compare_runs, diversity_over_time, grids_over_time,
                       model_diagram, plot_losses, plot_series, show_grid)
 
 __all__ = [
-    "Run", "source", "by_scale", "knobs", "cifar10_status", "have_dataset", "load_results", "needs_dataset", "notice", "provenance",
+    "Run", "source", "knobs", "cifar10_status", "have_dataset", "load_results", "needs_dataset", "notice", "provenance",
     "require_dataset", "run", "save_result", "scales_table", "show", "table",
     "accuracy_over_time", "classifier", "evaluate", "fixed_z_figure", "interpolation_figure",
-    "nearest_neighbors_figure", "real_scores", "scores", "synthetic_table",
+    "HEADINGS", "headings", "nearest_neighbors_figure", "synthetic_table",
     "architecture_table", "compare_grids", "compare_runs", "diversity_over_time", "grids_over_time",
     "model_diagram", "plot_losses", "plot_series", "show_grid",
 ]

@@ -144,12 +144,20 @@ def _f(res: dict, key: str) -> float:
     return math.nan if v is None else float(v)
 
 
+# the keys of an evaluate() result that compare() keeps, one column each
+KEYS = ["accuracy", "classifier_score_mean", "classifier_score_std", "frechet_classifier", "fid_inception",
+        "msssim/samples_mean", "msssim/train_mean", "msssim/train_max", "msssim/share_below_train_max",
+        "accuracy_real", "classifier_score_real_mean"]
+
+
 def compare(variants, dataset: str, scale: str, seeds=(0,), n_eval: int = 1000, fid_n: int = 0,
             progress: bool = False, **knobs):
     """Train every variant with every seed (same knobs), evaluate each final generator on
-    the same latent vectors and return one row per run (a DataFrame): accuracy, classifier
-    score, Frechet distance on classifier features, FID (when ``fid_n``), mean and
-    per-class MS-SSIM of the samples and of training data, training speed."""
+    the same latent vectors and return one row per run (a DataFrame): the :data:`KEYS` of
+    :func:`acgan_lib.metrics.evaluate` (accuracy, classifier score, Frechet distance on
+    classifier features, FID when ``fid_n``, MS-SSIM of the samples and of training data;
+    NaN when absent), the per-class ``msssim/samples_class_<c>`` and
+    ``msssim/train_class_<c>``, and the training speed."""
     import pandas as pd
 
     runs = train_variants(variants, dataset, scale, seeds, progress=progress, **knobs)
@@ -159,29 +167,23 @@ def compare(variants, dataset: str, scale: str, seeds=(0,), n_eval: int = 1000, 
         info, cfg = run_dir.info, run_dir.cfg
         class_ids = [int(c) for c in str(res.get("meta/class_ids", "")).split(",") if c != ""]
         row = {"variant": v, "label": VARIANTS[v][0], "seed": seed, "aux_loss": cfg.aux_loss,
-               "accuracy": _f(res, "accuracy"), "classifier_score": _f(res, "classifier_score_mean"),
-               "classifier_score_std": _f(res, "classifier_score_std"),
-               "frechet_classifier": _f(res, "frechet_classifier"), "fid": _f(res, "fid_inception"),
-               "msssim": _f(res, "msssim/samples_mean"), "msssim_train": _f(res, "msssim/train_mean"),
-               "msssim_train_max": _f(res, "msssim/train_max"),
-               "share_below_train_max": _f(res, "msssim/share_below_train_max"),
-               "accuracy_real": _f(res, "accuracy_real"), "classifier_score_real": _f(res, "classifier_score_real_mean"),
+               **{k: _f(res, k) for k in KEYS},
                "iters": info["step"], "s_per_it": (info["wall_time_s"] / info["step"]) if info["step"] else math.nan,
                "n_eval": n_eval, "n_fid": res.get("meta/n_fid"), "run": str(run_dir)}
         for c in class_ids:
-            row[f"msssim/class_{c}"] = _f(res, f"msssim/samples_class_{c}")
-            row[f"msssim_train/class_{c}"] = _f(res, f"msssim/train_class_{c}")
+            row[f"msssim/samples_class_{c}"] = _f(res, f"msssim/samples_class_{c}")
+            row[f"msssim/train_class_{c}"] = _f(res, f"msssim/train_class_{c}")
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-METRIC_COLUMNS = {  # column -> (table heading, better)
+METRIC_COLUMNS = {  # column (a key of evaluate()) -> (table heading, better)
     "accuracy": ("accuracy ↑", "higher"),
-    "classifier_score": ("classifier score ↑", "higher"),
+    "classifier_score_mean": ("classifier score ↑", "higher"),
     "frechet_classifier": ("Frechet (classifier) ↓", "lower"),
-    "fid": ("FID ↓", "lower"),
-    "msssim": ("MS-SSIM ↓", "lower"),
-    "share_below_train_max": ("classes below train max ↑", "higher"),
+    "fid_inception": ("FID ↓", "lower"),
+    "msssim/samples_mean": ("MS-SSIM ↓", "lower"),
+    "msssim/share_below_train_max": ("classes below train max ↑", "higher"),
     "s_per_it": ("s / iteration", "lower"),
 }
 
@@ -208,13 +210,15 @@ def per_class_msssim(df, class_names=None):
     the training data (lower = more diverse)."""
     import pandas as pd
 
-    cls = sorted({int(c.split("_")[-1]) for c in df.columns if c.startswith("msssim/class_")})
+    cls = sorted({int(c.split("_")[-1]) for c in df.columns if c.startswith("msssim/samples_class_")})
     names = class_names or [str(c) for c in cls]
     g = df.groupby("variant", sort=False)
     rows = []
     for v, grp in g:
-        rows.append({"variant": VARIANTS[v][0], **{n: grp[f"msssim/class_{c}"].mean() for c, n in zip(cls, names)}})
-    rows.append({"variant": "training data", **{n: df[f"msssim_train/class_{c}"].mean() for c, n in zip(cls, names)}})
+        rows.append({"variant": VARIANTS[v][0],
+                     **{n: grp[f"msssim/samples_class_{c}"].mean() for c, n in zip(cls, names)}})
+    rows.append({"variant": "training data",
+                 **{n: df[f"msssim/train_class_{c}"].mean() for c, n in zip(cls, names)}})
     return pd.DataFrame(rows)
 
 
@@ -228,5 +232,5 @@ def best_of(summary_df) -> dict:
     return out
 
 
-__all__ = ["VARIANTS", "ALL_VARIANTS", "variant_preset", "variant_config", "describe_variants", "train_variants",
+__all__ = ["VARIANTS", "ALL_VARIANTS", "KEYS", "METRIC_COLUMNS", "variant_preset", "variant_config", "describe_variants", "train_variants",
            "evaluate_run", "compare", "summary", "per_class_msssim", "best_of", "run_name"]

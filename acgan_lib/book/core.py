@@ -104,18 +104,6 @@ def _rel(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- knobs
-def by_scale(scale: str, value=None, **table):
-    """An explicit knob of a chapter: ``value`` when given (papermill override), else the
-    entry of ``table`` for ``scale``. ``table`` must name every scale, so each chapter
-    states what ``smoke``, ``cpu`` and ``full`` mean for it."""
-    if scale not in SCALES:
-        raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
-    missing = [s for s in SCALES if s not in table]
-    if missing:
-        raise ValueError(f"by_scale table lacks {missing}")
-    return value if value is not None else table[scale]
-
-
 def knobs(table: dict, scale: str, **given) -> dict:
     """A chapter's knobs at ``scale``, as nanoGPT reads one config file per scale: ``table``
     lists, for every scale, only what the chapter sets beyond :data:`acgan_lib.config.SCALES`

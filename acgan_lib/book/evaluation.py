@@ -128,20 +128,17 @@ def synthetic_table(run_dir, total: int, epochs: int, percents, seed: int = 0) -
     return rows
 
 
-# ----------------------------------------------------------------------------- table rows
-SCORE_KEYS = {"accuracy": "accuracy", "score": "classifier_score_mean", "score_std": "classifier_score_std",
-              "frechet": "frechet_classifier", "fid": "fid_inception"}
-REAL_KEYS = {"accuracy": "accuracy_real", "score": "classifier_score_real_mean",
-             "score_std": "classifier_score_real_std"}
+# ----------------------------------------------------------------------------- table headings
+HEADINGS = {  # key of an evaluate() result -> its table heading (real data: the samples')
+    "accuracy": "accuracy", "accuracy_real": "accuracy",
+    "classifier_score_mean": "score", "classifier_score_real_mean": "score",
+    "classifier_score_std": "score std", "classifier_score_real_std": "score std",
+    "frechet_classifier": "Frechet (classifier)", "fid_inception": "FID",
+}
 
 
-def scores(ev: dict) -> dict:
-    """The headline numbers of an :func:`evaluate` result, those it has: ``accuracy``
-    (classifier accuracy of the samples), ``score`` and ``score_std`` (classifier score),
-    ``frechet`` (Frechet distance on classifier features), ``fid`` (Inception FID)."""
-    return {k: ev[v] for k, v in SCORE_KEYS.items() if v in ev}
-
-
-def real_scores(ev: dict) -> dict:
-    """The same numbers for the real test images evaluated alongside the samples."""
-    return {k: ev[v] for k, v in REAL_KEYS.items() if v in ev}
+def headings(row: dict) -> dict:
+    """``row`` for display: the keys of :func:`evaluate` renamed to their table headings
+    (:data:`HEADINGS`), so that a row of real-data keys (``accuracy_real``...) lines up
+    under the samples' columns. Results are saved with the keys themselves."""
+    return {HEADINGS.get(k, k): v for k, v in row.items()}
