@@ -2,14 +2,21 @@
 # environment .venv and installs the pinned dependencies from requirements.txt.
 #   make test              run the test suite (CPU, a few minutes)
 #   make book              build the HTML book from the committed executed chapters
+#                          (also installs MathJax with npm into .mathjax/, see `make mathjax`)
 #   make execute SCALE=cpu re-execute every chapter with papermill (smoke | cpu | full)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 SCALE  ?= cpu
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
+# MathJax ships with the book (equations render with no network): the pinned npm package,
+# installed into the ignored folder .mathjax/ (never committed) and copied by the build into
+# _build/html/_static/mathjax/. Needs npm (Node.js) and the npm registry the first time only.
+MATHJAX_VERSION := 3.2.2
+MATHJAX_DIR     := .mathjax
+MATHJAX_STAMP   := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
 
-.PHONY: venv test book execute bench clean-book
+.PHONY: venv mathjax test book execute bench clean-book
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -22,13 +29,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
+mathjax: $(MATHJAX_STAMP)
+$(MATHJAX_STAMP):
+	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found: MathJax is installed with npm (Node.js), e.g. apt-get install npm" >&2; exit 1; }
+	rm -rf $(MATHJAX_DIR) && mkdir -p $(MATHJAX_DIR)
+	npm install --prefix $(MATHJAX_DIR) --no-audit --no-fund --save-exact --loglevel=error mathjax@$(MATHJAX_VERSION)
+	test -f $(MATHJAX_DIR)/node_modules/mathjax/es5/tex-mml-chtml.js && touch $@
+
 test: venv
 	$(PY) -m pytest tests
 
 execute: venv
 	$(PY) -m acgan_lib.book execute --scale $(SCALE)
 
-book: venv
+book: venv mathjax
 	$(PY) -m acgan_lib.book build
 
 bench: venv

@@ -138,3 +138,66 @@ def test_committed_book_has_a_consistent_stale_list():
         assert banner == (ch.stem in listed), ch.stem
         if ch.stem in listed:
             assert notebooks.stale_cells(ch, ch.executed()) or notebooks._unexecuted(nb), ch.stem
+
+
+# ----------------------------------------------------------------------------- math offline
+_MJ = '<script defer="defer" src="../_static/mathjax/tex-mml-chtml.js"></script>'
+
+
+def _math_html(body, script=_MJ):
+    return f"<html><head><title>t</title>{script}</head><body><main><article>{body}</article></main></body></html>"
+
+
+def test_math_check_parses_rendered_and_raw_pages():
+    """The parsing half of the Chromium math check: raw TeX left in the text fails, MathJax
+    output passes, TeX inside code is not math, a CDN MathJax fails."""
+    from tools.book import site
+    static = site.math_info(_math_html(
+        r'<p>loss <span class="math notranslate nohighlight">\(L_S\)</span></p>'
+        r'<div class="math notranslate nohighlight">\[ L_C = \mathbb{E}[\log P(C=c)] \]</div>'
+        r'<pre>re.compile(r"\(x\)")</pre><p>price $$5</p>'))
+    assert static["math"] == 2 and static["scripts"] == ["../_static/mathjax/tex-mml-chtml.js"]
+    assert site.has_math(static) and len(static["raw"]) == 3  # \( \[ $$, not the <pre>
+    assert site.math_problems(static, None) == []  # local MathJax
+
+    # what Chromium dumps when MathJax ran: mjx-container instead of the delimiters
+    rendered = site.math_info(_math_html(
+        '<p>loss <span class="math notranslate nohighlight"><mjx-container class="MathJax" jax="CHTML">'
+        '<mjx-math><mjx-mi>L</mjx-mi></mjx-math><mjx-assistive-mml><math><mi>L</mi></math>'
+        '</mjx-assistive-mml></mjx-container></span></p>'
+        '<div class="math notranslate nohighlight"><mjx-container class="MathJax" jax="CHTML" display="true">'
+        '<mjx-math><mjx-mi>C</mjx-mi></mjx-math></mjx-container></div><pre>re.compile(r"\\(x\\)")</pre>'))
+    assert rendered["rendered"] == 2 and rendered["raw"] == [] and rendered["errors"] == 0
+    assert site.math_problems(static, rendered) == []
+
+    # MathJax never ran (e.g. it was to come from a CDN, network blocked): the TeX is still raw
+    raw = site.math_problems(static, static)
+    assert any("0 MathJax output(s)" in p for p in raw) and any("raw TeX delimiter" in p for p in raw)
+    # a TeX error is a failure too
+    err = site.math_info(_math_html('<span class="math"><mjx-container><mjx-merror>Undefined control sequence'
+                                    '</mjx-merror></mjx-container></span>'))
+    assert any("TeX error" in p for p in site.math_problems(site.math_info(_math_html(
+        r'<span class="math">\(\foo\)</span>')), err))
+    # a page that loads MathJax from a CDN fails even before rendering
+    cdn = site.math_info(_math_html(r'<span class="math">\(x\)</span>',
+                                    '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'))
+    assert any("from the network" in p for p in site.math_problems(cdn, None))
+    assert not site.has_math(site.math_info(_math_html("<p>no math, a <code>\\(</code> in code</p>")))
+
+
+def test_math_pages_and_cdn_scan(tmp_path, capsys):
+    from tools.book import site
+    html = tmp_path / "_build" / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "_static" / "mathjax").mkdir(parents=True)
+    (html / "_static" / "mathjax" / "tex-mml-chtml.js").write_text("// stub")
+    (html / "book" / "a.html").write_text(_math_html(r'<span class="math">\(x\)</span>'))
+    (html / "book" / "b.html").write_text(_math_html("<p>no math</p>", script=""))
+    (html / "book" / "c.html").write_text(_math_html(r'<span class="math">\(y\)</span>', script=""))
+    assert [p.name for p, _ in site.math_pages(html)] == ["a.html", "c.html"]
+    assert site.check_math(html, None, tmp_path) == 1  # c.html has math but no MathJax
+    out = capsys.readouterr().out
+    assert "ok   math _build/html/book/a.html" in out and "FAIL math _build/html/book/c.html" in out
+    assert site.cdn_mathjax_pages(html) == []
+    (html / "book" / "d.html").write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js">')
+    assert site.cdn_mathjax_pages(html) == ["book/d.html"]

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     pc.add_argument("--dir", help="folder of executed notebooks (default book/)")
     pc.add_argument("--chapters", nargs="+", metavar="NN")
 
-    ps = sub.add_parser("screenshot", help="check the built landing page and chapters in headless Chromium")
+    ps = sub.add_parser("screenshot", help="check the built landing page and chapters in headless Chromium, "
+                        "and the math of every page (network blocked)")
     ps.add_argument("--chapter", nargs="+", dest="chapters", metavar="NAME", default=None,
                     help="chapter pages to check (default: 03_acgan 05_evaluation)")
 
