@@ -1,7 +1,10 @@
 """Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier,fid-stats} ...``.
 
-Errors in the user's input are printed as one line (``error: ...``) with exit status 2;
-an interrupted training run saves a checkpoint and exits with status 130. Each subcommand
+Errors in the user's input are printed as one line (``error: ...``) with exit status 2
+(argparse's own errors too, and without the warnings the libraries emitted on the way:
+those are shown only when the command succeeds); an interrupted training run saves a
+checkpoint and exits with status 130. ``key=value`` overrides of ``train`` may come
+before or after the flags. Each subcommand
 imports the modules it runs when it runs (torchvision and the metrics take seconds to
 import), so ``--help`` and bad-input errors answer at once.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
 from .utils import UserError
 
@@ -28,8 +32,15 @@ def _classes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"bad class list '{text}' (e.g. 0,1,2)") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (``error: ...``, exit status 2)."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m acgan_lib",
+    p = _Parser(prog="python -m acgan_lib",
                                 description="Train and evaluate the GANs of the AC-GAN book.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier,fid-stats}")
 
@@ -205,16 +216,33 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _parse(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
+    """``parse_args`` that also takes ``train``'s ``key=value`` overrides after flags
+    (argparse alone only takes one run of positionals)."""
+    args, extra = parser.parse_known_args(argv)
+    if args.cmd == "train":
+        args.overrides += [a for a in extra if "=" in a and not a.startswith("-")]
+        extra = [a for a in extra if not ("=" in a and not a.startswith("-"))]
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
-                "evaluate": cmd_evaluate, "classifier": cmd_classifier,
-                "fid-stats": cmd_fid_stats}[args.cmd](args)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:
-        print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
-        return 130
+    args = _parse(parser, argv)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            code = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
+                    "evaluate": cmd_evaluate, "classifier": cmd_classifier,
+                    "fid-stats": cmd_fid_stats}[args.cmd](args)
+        except UserError as e:  # the error alone: warnings on the way there are noise here
+            print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as e:
+            code = 130
+            print(f"interrupted: {e}" if str(e) else "interrupted", file=sys.stderr)
+    for w in caught:
+        sys.stderr.write(warnings.formatwarning(w.message, w.category, w.filename, w.lineno))
+    return code

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, fields
 
-from .utils import UserError
+from .utils import UserError, check_device_name
 
 DATASETS = ("mnist", "fashion-mnist", "cifar10")
 MODELS = {  # model -> image sizes it supports
@@ -44,7 +45,7 @@ class Config:
     data_root: str = ""           # "" = $ACGAN_DATA, else ./data
     # ---- model
     model: str = "acgan"          # dcgan | cgan | acgan | acbiggan
-    width: float = 1.0            # channel multiplier of G and D (CGAN "2x filters" = 2)
+    width: float = 1.0            # channel multiplier of G and D (CGAN "2x filters" = 2), in (0, 16]
     z_dim: int = 100
     d_dropout: float = 0.5        # dropout in D (DCGAN 0.3 at the output, AC-GAN 0.5 per layer)
     # ---- losses (see acgan_lib/losses.py)
@@ -52,26 +53,26 @@ class Config:
     g_loss: str = "ns"            # ns: non-saturating -log D(G(z)) | minimax: log(1 - D(G(z)))
     aux_loss: str = "ac"          # none | ac | ac-real | tac | adc | d2d
     real_label: float = 1.0       # < 1: one-sided label smoothing (Salimans et al. 2016)
-    d_loss_scale: float = 1.0     # multiplies all D terms (004 Algorithm 1: 0.5)
+    d_loss_scale: float = 1.0     # multiplies all D terms (004 Algorithm 1: 0.5); loss weights in [0, 1000]
     cls_real_weight: float = 1.0  # D class term on real images (004: 2, fine-tunes: 10)
     cls_fake_weight: float = 1.0  # D class term on fake images
     g_cls_weight: float = 1.0     # G class term
     cls_smoothing: float = 0.0    # label smoothing of the auxiliary cross-entropy (002)
-    noise: str = "0.1"            # D activation-noise std: "0.1", or stages "0.2,0.1@0.33,0@0.67"
+    noise: str = "0.1"            # D activation-noise std: "0.1", or stages "0.2,0.1@0.33,0@0.67" (stds in [0, 10])
     # ---- modern AC-GAN (acbiggan and the aux-loss variants)
     g_ch: int = 64                # BigGAN channel base of G
     d_ch: int = 64                # BigGAN channel base of D
     shared_dim: int = 128         # shared class embedding feeding G's conditional BN
     spectral_norm: bool = False   # spectral norm on G and D weights (002: a failed experiment)
     diffaug: str = ""             # DiffAugment policy, e.g. "color,translation,cutout" (002: failed)
-    d2d_temperature: float = 0.5  # ReACGAN data-to-data cross-entropy
-    d2d_margin_pos: float = 0.98
+    d2d_temperature: float = 0.5  # ReACGAN data-to-data cross-entropy, in (0, 10]
+    d2d_margin_pos: float = 0.98  # cosine-similarity margins, in [-1, 1]
     d2d_margin_neg: float = 0.02  # ReACGAN / StudioGAN: 1 - d2d_margin_pos
     embed_dim: int = 512          # ReACGAN projection dimension
     # ---- optimisation
     batch_size: int = 100
     iters: int = 50000            # generator updates
-    lr_g: float = 2e-4
+    lr_g: float = 2e-4            # learning rates in (0, 1]
     lr_d: float = 2e-4
     beta1_g: float = 0.5
     beta2_g: float = 0.999
@@ -82,7 +83,7 @@ class Config:
     g_steps: int = 1              # G updates per iteration
     ema: float = 0.0              # decay of an EMA copy of G used for evaluation (0 = off)
     ema_start: int = 0            # iteration at which the EMA starts tracking
-    seed: int = 0
+    seed: int = 0                 # 0 .. 2**63 - 1
     init_from: str = ""           # checkpoint to initialise G and D from (fine-tune stages)
     # ---- execution
     device: str = "auto"          # auto | cpu | cuda | cuda:N
@@ -104,14 +105,16 @@ class Config:
         """``noise`` parsed into ``[(start_fraction, std), ...]`` sorted by start."""
         return parse_noise(self.noise)
 
-    def noise_std_at(self, it: int) -> float:
+    def noise_std_at(self, it: int, total: int | None = None) -> float:
         """The activation-noise std at iteration ``it``: the std of the last stage that
-        has started (stage starts are fractions of ``iters``).
+        has started (stage starts are fractions of ``total``, by default ``iters``; a run
+        extended by ``resume`` passes its original length, so the boundaries stay put).
 
         Taught in chapter 4 (book/src/04_activation_noise.md)."""
+        total = self.iters if total is None else total
         std = 0.0
         for start, s in self.noise_stages():
-            if it >= round(start * self.iters):
+            if it >= round(start * total):
                 std = s
         return std
 
@@ -304,6 +307,9 @@ def parse_overrides(items) -> dict:
     return out
 
 
+MAX_NOISE_STD = 10.0
+
+
 def parse_noise(text: str) -> list[tuple[float, float]]:
     """``"0.2,0.1@0.34,0@0.67"`` -> ``[(0.0, 0.2), (0.34, 0.1), (0.67, 0.0)]``."""
     stages = []
@@ -318,8 +324,12 @@ def parse_noise(text: str) -> list[tuple[float, float]]:
         except ValueError:
             raise UserError(f"bad value for noise: '{text}' (expected 'std' or 'std@fraction,...', "
                             "e.g. '0.2,0.1@0.34,0@0.67')") from None
-        if std < 0 or not (0.0 <= start < 1.0):
-            raise UserError(f"bad value for noise: '{text}' (stds must be >= 0, start fractions in [0, 1))")
+        if not (0.0 <= std <= MAX_NOISE_STD) or not (0.0 <= start < 1.0):
+            raise UserError(f"bad value for noise: '{text}' (stds must be in [0, {MAX_NOISE_STD:g}], "
+                            "start fractions in [0, 1))")
+        if start in [s for s, _ in stages]:
+            raise UserError(f"bad value for noise: '{text}' (two stages start at {start:g}; "
+                            "each stage needs its own start fraction)")
         stages.append((start, std))
     if not stages:
         raise UserError("bad value for noise: empty schedule (use 0 for no noise)")
@@ -358,6 +368,8 @@ def make_config(preset: str | None = None, overrides: dict | list | None = None,
 
 def config_from_dict(d: dict) -> Config:
     """Rebuild a config saved in a run folder or checkpoint (unknown keys are an error)."""
+    if not isinstance(d, dict):
+        raise UserError(f"config must be a JSON object of key: value pairs, not {type(d).__name__}")
     unknown = sorted(set(d) - set(_FIELDS))
     if unknown:
         raise UserError(f"config has unknown keys {unknown}: written by a newer acgan_lib?")
@@ -378,6 +390,8 @@ def validate(cfg: Config) -> None:
             setattr(cfg, f.name, float(v))
         elif not isinstance(v, want) or (want is int and isinstance(v, bool)):
             bad(f"bad value for {f.name}: {v!r} is not of type {want.__name__}")
+        if want is float and not math.isfinite(getattr(cfg, f.name)):
+            bad(f"bad value for {f.name}: {v} (must be a finite number)")
     if cfg.dataset not in DATASETS:
         bad(f"unknown dataset '{cfg.dataset}' (choose from {', '.join(DATASETS)})")
     if cfg.model not in MODELS:
@@ -395,8 +409,8 @@ def validate(cfg: Config) -> None:
         if len(ids) < 2 or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) > 9:
             bad(f"bad value for classes: '{cfg.classes}' (at least two distinct ids in 0..9)")
     for name in ("lr_g", "lr_d"):
-        if not getattr(cfg, name) > 0:
-            bad(f"bad value for {name}: {getattr(cfg, name)} (learning rates must be > 0)")
+        if not 0.0 < getattr(cfg, name) <= 1.0:
+            bad(f"bad value for {name}: {getattr(cfg, name)} (learning rates must be > 0 and <= 1)")
     for name in ("beta1_g", "beta2_g", "beta1_d", "beta2_d", "ema"):
         if not 0.0 <= getattr(cfg, name) < 1.0:
             bad(f"bad value for {name}: {getattr(cfg, name)} (must be in [0, 1))")
@@ -416,13 +430,19 @@ def validate(cfg: Config) -> None:
         bad("bad value for batch_size: batch norm needs at least 2 images per batch")
     if cfg.ema_start < 0:
         bad(f"bad value for ema_start: {cfg.ema_start} (must be >= 0)")
-    if not cfg.width > 0:
-        bad(f"bad value for width: {cfg.width} (must be > 0)")
+    if not 0.0 <= cfg.seed < 2 ** 63:
+        bad(f"bad value for seed: {cfg.seed} (must be in 0 .. 2**63 - 1)")
+    if not 0.0 < cfg.width <= 16.0:
+        bad(f"bad value for width: {cfg.width} (must be > 0 and <= 16)")
     for name in ("d_loss_scale", "cls_real_weight", "cls_fake_weight", "g_cls_weight"):
-        if getattr(cfg, name) < 0:
-            bad(f"bad value for {name}: {getattr(cfg, name)} (must be >= 0)")
-    if cfg.d2d_temperature <= 0:
-        bad(f"bad value for d2d_temperature: {cfg.d2d_temperature} (must be > 0)")
+        if not 0.0 <= getattr(cfg, name) <= 1000.0:
+            bad(f"bad value for {name}: {getattr(cfg, name)} (loss weights must be in [0, 1000])")
+    if not 0.0 < cfg.d2d_temperature <= 10.0:
+        bad(f"bad value for d2d_temperature: {cfg.d2d_temperature} (must be > 0 and <= 10)")
+    for name in ("d2d_margin_pos", "d2d_margin_neg"):
+        if not -1.0 <= getattr(cfg, name) <= 1.0:
+            bad(f"bad value for {name}: {getattr(cfg, name)} (cosine-similarity margins must be in [-1, 1])")
+    check_device_name(cfg.device)
     if cfg.adv_loss not in ADV_LOSSES:
         bad(f"bad value for adv_loss: '{cfg.adv_loss}' (choose from {', '.join(ADV_LOSSES)})")
     if cfg.g_loss not in G_LOSSES:

@@ -64,7 +64,8 @@ class _Resized(torch.nn.Module):
 
 def load_generator(path, device="auto", ema: bool = True) -> Generator:
     """Load G from a checkpoint (``final.pt``, ``checkpoint.pt`` or a run folder), in eval
-    mode. ``ema=True`` uses the EMA copy of G when the run kept one."""
+    mode. ``ema=True`` uses the EMA copy of G when the run kept one. A checkpoint with
+    NaN/inf weights is refused (:func:`~acgan_lib.utils.load_checkpoint`)."""
     ckpt = load_checkpoint(path)
     cfg = config_from_dict(ckpt["config"])
     info = dataset_info(cfg.dataset)
@@ -128,20 +129,42 @@ def save_grid(images: torch.Tensor, path, nrow: int) -> None:
                       pad_value=1.0)
 
 
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def check_image_path(path) -> Path:
+    """``path`` as a :class:`Path` if it names an image file we can write (a known image
+    extension, not a folder), else a one-line :class:`UserError`."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"--out {path} is a folder: give an image file, e.g. {path / 'grid.png'}")
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        raise UserError(f"--out {path} has no image extension (use one of {', '.join(IMAGE_EXTENSIONS)})")
+    return path
+
+
+def _save_out(images, path: Path, nrow: int) -> None:
+    try:
+        save_grid(images, path, nrow=nrow)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None
+
+
 def sample_to_png(checkpoint, out_png, classes: list[int] | None = None, n: int = 10, seed: int = 0,
                   device="auto", ema: bool = True) -> Path:
     """CLI ``sample``: a grid with one row per requested class and ``n`` samples per row.
     ``classes`` are dataset class ids (for class-split runs, only the trained ones)."""
-    gen = load_generator(checkpoint, device, ema)
+    out_png = check_image_path(out_png)
     if n < 1:
         raise UserError(f"-n must be >= 1, got {n}")
+    gen = load_generator(checkpoint, device, ema)
     if not gen.conditional:
         if classes:
             raise UserError(f"{checkpoint} holds an unconditional {gen.cfg.model} generator: --classes does not apply")
         z = torch.randn(n * 10, gen.cfg.z_dim, generator=torch.Generator().manual_seed(seed))
         imgs = generate(gen, torch.zeros(len(z), dtype=torch.long), z=z)
-        save_grid(imgs, out_png, nrow=n)
-        return Path(out_png)
+        _save_out(imgs, out_png, n)
+        return out_png
     rows = list(range(gen.num_classes))
     if classes:
         bad = [c for c in classes if c not in gen.class_ids]
@@ -151,5 +174,5 @@ def sample_to_png(checkpoint, out_png, classes: list[int] | None = None, n: int 
     z, _ = class_grid_inputs(1, n, gen.cfg.z_dim, seed)
     z = z.repeat(len(rows), 1)
     labels = torch.tensor(rows).repeat_interleave(n)
-    save_grid(generate(gen, labels, z=z), out_png, nrow=n)
-    return Path(out_png)
+    _save_out(generate(gen, labels, z=z), out_png, n)
+    return out_png

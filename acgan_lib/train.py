@@ -13,8 +13,16 @@ A run folder holds::
 Reproducibility: every random draw of iteration ``it`` (batch order, z, fake labels, dropout,
 activation noise) comes from seeds that are a function of ``(seed, it)`` alone, and the
 checkpoint holds the optimizer and metric-window state, so ``resume`` on CPU continues
-bit-identically to an uninterrupted run. A NaN/inf loss stops the run before any checkpoint
-is overwritten; Ctrl-C / SIGTERM saves a checkpoint at the next iteration boundary.
+bit-identically to an uninterrupted run. Ctrl-C / SIGTERM saves a checkpoint at the next
+iteration boundary.
+
+Divergence: at every log row and before every save (``checkpoint.pt``, ``final.pt``) the
+trainer checks that no loss since the start was NaN/inf or above :data:`LOSS_BOUND` in
+magnitude, that every weight of G, D (and G's EMA) is finite and at most
+:data:`WEIGHT_BOUND` in magnitude, and that the optimizer state and batch-norm statistics
+are finite. Otherwise the run stops with status ``diverged`` (:class:`TrainingDiverged`)
+and nothing is saved, so the last checkpoint is the last good one. The check is one host
+sync at those boundaries, never one per iteration.
 """
 from __future__ import annotations
 
@@ -38,16 +46,19 @@ from .models.biggan import diff_augment
 from .runs import RESUME_KEYS, Run, read_log
 from .sample import class_grid_inputs, save_grid
 from .utils import (UserError, atomic_torch_save, atomic_write_json, device_name, git_commit,
-                    load_checkpoint, resolve_device)
+                    load_checkpoint, remove_stale_temps, resolve_device)
 
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake",
               "d_cls_acc_real", "d_cls_acc_fake", "noise_std", "lr_g", "lr_d", "elapsed_s"]
 CKPT_FORMAT = "acgan_lib-checkpoint-1"
 GRID_COLS = 10
+LOSS_BOUND = 1e4    # |loss| of one iteration above this = diverged (losses of a healthy run are O(1..100))
+WEIGHT_BOUND = 1e6  # |weight| above this = diverged (healthy weights stay far below 1e3)
 
 
 class TrainingDiverged(UserError):
-    """A loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss or weight became NaN/inf or crossed :data:`LOSS_BOUND` / :data:`WEIGHT_BOUND`;
+    the last good checkpoint is kept."""
 
 
 def _iter_seed(seed: int, it: int) -> int:
@@ -92,6 +103,8 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.data, self.info, self.class_ids = load_training_data(cfg, self.device)
+        if cfg.batch_size > len(self.data):
+            raise UserError(f"batch_size {cfg.batch_size} is larger than the training set ({len(self.data)} images)")
         self.K = len(self.class_ids)
         torch.manual_seed(cfg.seed)  # model init
         G, D = build_models(cfg, self.info.channels, self.K)
@@ -110,7 +123,8 @@ class Trainer:
         self.elapsed = 0.0
         self.win: dict[str, torch.Tensor] = {}
         self.win_n = 0
-        self.nonfinite = torch.zeros((), dtype=torch.bool, device=self.device)
+        self.loss_peak = torch.zeros((), device=self.device)  # max |loss| so far (NaN once a loss is NaN)
+        self.schedule_iters = cfg.iters  # the length the noise stages refer to (kept by resume)
         self.steps_per_epoch = max(1, len(self.data) // cfg.batch_size)
         self.grid_z, self.grid_y = class_grid_inputs(self.K if cfg.model != "dcgan" else GRID_COLS, GRID_COLS,
                                                      cfg.z_dim, seed=cfg.seed + 1, share_z=cfg.model != "dcgan")
@@ -118,6 +132,7 @@ class Trainer:
     # ------------------------------------------------------------------ state
     def state_dict(self, with_optim: bool = True) -> dict:
         st = {"format": CKPT_FORMAT, "step": self.step, "config": self.cfg.to_dict(),
+              "schedule_iters": self.schedule_iters,
               "class_ids": self.class_ids, "class_names": [self.info.classes[c] for c in self.class_ids],
               "channels": self.info.channels, "G": self.G.state_dict(), "D": self.D.state_dict(),
               "G_ema": self.G_ema.state_dict() if self.G_ema is not None else None,
@@ -141,6 +156,7 @@ class Trainer:
         self.opt_g.load_state_dict(st["opt_g"])
         self.opt_d.load_state_dict(st["opt_d"])
         self.step = int(st["step"])
+        self.schedule_iters = int(st.get("schedule_iters", st["config"]["iters"]))
         self.elapsed = float(st.get("elapsed_s", 0.0))
         self.win = {k: v.to(self.device) for k, v in st.get("win", {}).items()}
         self.win_n = int(st.get("win_n", 0))
@@ -206,7 +222,7 @@ class Trainer:
             grp["lr"] = self._lr(cfg.lr_g, it)
         for grp in self.opt_d.param_groups:
             grp["lr"] = self._lr(cfg.lr_d, it)
-        set_noise_std(self.D, cfg.noise_std_at(it))
+        set_noise_std(self.D, cfg.noise_std_at(it, self.schedule_iters))
         self.G.train()
         self.D.train()
         for k in range(cfg.d_steps):
@@ -223,7 +239,7 @@ class Trainer:
             stats = {"loss_d": loss_d.detach().float(), "loss_g": loss_g.detach().float()}
             stats.update(losses.d_accuracies({k: v.detach() for k, v in out_r.items()},
                                              {k: v.detach() for k, v in out_f.items()}, y_real, y_fake, cfg.aux_loss))
-            self.nonfinite |= ~(torch.isfinite(stats["loss_d"]) & torch.isfinite(stats["loss_g"]))
+            self.loss_peak = torch.maximum(self.loss_peak, torch.maximum(stats["loss_d"].abs(), stats["loss_g"].abs()))
             for key, v in stats.items():
                 self.win[key] = self.win[key] + v if key in self.win else v.clone()
             self.win_n += 1
@@ -242,7 +258,7 @@ class Trainer:
         row = {"step": it + 1, "epoch": round((it + 1) / self.steps_per_epoch, 4)}
         for key in LOG_FIELDS[2:8]:
             row[key] = (self.win[key] / n).item() if key in self.win else ""
-        row.update(noise_std=self.cfg.noise_std_at(it), lr_g=self._lr(self.cfg.lr_g, it),
+        row.update(noise_std=self.cfg.noise_std_at(it, self.schedule_iters), lr_g=self._lr(self.cfg.lr_g, it),
                    lr_d=self._lr(self.cfg.lr_d, it), elapsed_s=round(self.elapsed, 2))
         self.win, self.win_n = {}, 0
         return row
@@ -268,17 +284,46 @@ class Trainer:
         save_grid(imgs, path, nrow=GRID_COLS)
         return path
 
+    @torch.no_grad()
+    def divergence(self) -> str | None:
+        """Why the run has diverged (see the module docstring), or None. One host sync."""
+        models = [m for m in (self.G, self.D, self.G_ema) if m is not None]
+        params = [p for m in models for p in m.parameters()]
+        others = [b for m in models for b in m.buffers() if b.is_floating_point()]
+        others += [v for opt in (self.opt_g, self.opt_d) for st in opt.state.values()
+                   for k, v in st.items() if k != "step" and torch.is_tensor(v) and v.is_floating_point()]
+
+        def peak(ts):  # max |x| over the tensors (NaN if any is NaN), on the device
+            if not ts:
+                return torch.zeros((), device=self.device)
+            return torch.stack([n.float() for n in torch._foreach_norm(ts, math.inf)]).max().to(self.device)
+
+        loss, weight, other = torch.stack([self.loss_peak.float(), peak(params), peak(others)]).tolist()
+        if not math.isfinite(loss):
+            return "loss became NaN/inf"
+        if not math.isfinite(weight):
+            return "weights became NaN/inf"
+        if not math.isfinite(other):
+            return "optimizer state or batch-norm statistics became NaN/inf"
+        if loss > LOSS_BOUND:
+            return f"loss blew up to {loss:.3g} (bound {LOSS_BOUND:g})"
+        if weight > WEIGHT_BOUND:
+            return f"weights blew up to {weight:.3g} in magnitude (bound {WEIGHT_BOUND:g})"
+        return None
+
     def _check_finite(self, it: int, last_ok: int) -> None:
-        if bool(self.nonfinite):
+        why = self.divergence()
+        if why:
             ck = self.out / "checkpoint.pt"
             keep = f"last good checkpoint kept: {ck} (iteration {last_ok})" if ck.exists() else "no checkpoint was written yet"
             self._write_run_json("diverged")
-            raise TrainingDiverged(f"loss became NaN/inf before iteration {it + 1}; training stopped, {keep}. "
+            raise TrainingDiverged(f"training diverged by iteration {it + 1}: {why}; training stopped, {keep}. "
                                    "Try a lower learning rate or another seed")
 
     def _write_run_json(self, status: str) -> None:
         atomic_write_json(self.out / "run.json", {
-            "status": status, "step": self.step, "iters": self.cfg.iters, "device": device_name(self.device),
+            "status": status, "step": self.step, "iters": self.cfg.iters, "schedule_iters": self.schedule_iters,
+            "device": device_name(self.device),
             "precision": "bf16" if self.bf16 else "fp32", "library_version": __version__,
             "commit": git_commit(), "wall_time_s": round(self.elapsed, 2),
             "steps_per_s": round(self.step / self.elapsed, 3) if self.elapsed > 0 else None,
@@ -332,6 +377,7 @@ class Trainer:
                             f"continue with: python -m acgan_lib train --resume {self.out}")
         finally:
             bar.close()
+        self._check_finite(self.step - 1, last_ok)
         final = self.state_dict(with_optim=False)
         atomic_torch_save(final, self.out / "final.pt")
         self._write_run_json("complete")
@@ -356,35 +402,53 @@ def _truncate_log(out: Path, step: int) -> None:
         w.writerows(rows)
 
 
+def _final_step(out: Path) -> int:
+    """The step of ``out/final.pt``; -1 when it is absent or unreadable."""
+    try:
+        return int(load_checkpoint(out / "final.pt")["step"]) if (out / "final.pt").exists() else -1
+    except UserError:
+        return -1
+
+
 def _is_run_dir(out: Path) -> bool:
     return any((out / n).exists() for n in ("config.json", "checkpoint.pt", "final.pt", "log.csv"))
 
 
 def train(cfg: Config, out, progress: bool = True) -> Path:
-    """Start a new run of ``cfg`` in folder ``out`` (absent or empty) and train it to the end."""
+    """Start a new run of ``cfg`` in folder ``out`` (absent or empty) and train it to the end.
+    Everything that can fail before the first iteration (device, data, batch size,
+    ``init_from``) is checked before the folder is created."""
     validate(cfg)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder")
-    if out.exists() and _is_run_dir(out):
-        raise UserError(f"{out} already holds a run: continue it with `train --resume {out}` or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        remove_stale_temps(out)
+        if _is_run_dir(out):
+            raise UserError(f"{out} already holds a run: continue it with `train --resume {out}` or choose another --out")
+        held = sorted(p.name for p in out.iterdir())
+        if held:
+            more = f" and {len(held) - 3} more" if len(held) > 3 else ""
+            raise UserError(f"--out {out} is not empty (holds {', '.join(held[:3])}{more}): a new run needs an "
+                            "absent or empty folder")
     trainer = Trainer(cfg, out)
     if cfg.init_from:
         trainer.load_state_dict(load_checkpoint(cfg.init_from), weights_only=True)
+    out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "config.json", cfg.to_dict())
     return trainer.run(progress)
 
 
-
-
 def resume(out, progress: bool = True, overrides: dict | list | None = None) -> Path:
     """Continue the run in ``out`` from ``checkpoint.pt``. ``overrides`` may change only
-    ``iters`` (to train longer) and the logging / device settings."""
+    ``iters`` (to train longer; the noise stages keep the boundaries of the original
+    length) and the logging / device settings. A finished run is a :class:`UserError`
+    saying there is nothing to do."""
     out = Path(out)
     ck = out / "checkpoint.pt"
     if not out.is_dir():
         raise UserError(f"cannot resume: {out} is not a run folder")
+    remove_stale_temps(out)
     if not ck.exists():
         raise UserError(f"cannot resume: no checkpoint.pt in {out} (nothing to continue)")
     st = load_checkpoint(ck)
@@ -400,6 +464,9 @@ def resume(out, progress: bool = True, overrides: dict | list | None = None) -> 
     cfg = config_from_dict(base)
     if cfg.iters < int(st["step"]):
         raise UserError(f"iters={cfg.iters} is below the {st['step']} iterations already done")
+    if cfg.iters == int(st["step"]) and _final_step(out) >= cfg.iters:
+        raise UserError(f"nothing to do: the run in {out} is already complete ({cfg.iters} iterations); "
+                        f"to train longer: train --resume {out} iters=N")
     trainer = Trainer(cfg, out)
     trainer.load_state_dict(st)
     _truncate_log(out, trainer.step)

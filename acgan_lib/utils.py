@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -60,9 +61,33 @@ def atomic_torch_save(obj, path) -> None:
         raise
 
 
+def remove_stale_temps(folder) -> list[Path]:
+    """Delete the temporary files (``.<name>.<random>.tmp``) that the atomic writers above
+    leave behind when the process is killed mid-save; returns what was removed."""
+    gone = []
+    for p in Path(folder).glob(".*.tmp"):
+        if p.is_file() and re.fullmatch(r"\..+\.[A-Za-z0-9_]+\.tmp", p.name):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone
+
+
+def nonfinite_tensors(*named_states: tuple[str, dict | None]) -> list[str]:
+    """Names (``"G:fc.0.weight"``) of the floating-point tensors holding NaN or inf in the
+    given ``(label, state_dict)`` pairs."""
+    bad = []
+    for label, state in named_states:
+        for key, t in (state or {}).items():
+            if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                bad.append(f"{label}:{key}")
+    return bad
+
+
 def load_checkpoint(path, map_location="cpu") -> dict:
     """Read a checkpoint written by :func:`acgan_lib.train.train` safely
-    (``weights_only=True``), turning every failure into a one-line :class:`UserError`."""
+    (``weights_only=True``), turning every failure into a one-line :class:`UserError`.
+    A checkpoint whose G, D or EMA weights hold NaN or inf is refused (it can only come
+    from a diverged run, and every use of it, sampling, evaluation, resuming, fails)."""
     path = Path(path)
     if path.is_dir():
         for name in ("final.pt", "checkpoint.pt"):
@@ -80,20 +105,41 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         raise UserError(f"cannot read checkpoint {path}: corrupt or not a checkpoint ({first[:160]})") from None
     if not isinstance(ckpt, dict) or "G" not in ckpt or "config" not in ckpt:
         raise UserError(f"cannot read checkpoint {path}: not an acgan_lib checkpoint (no generator weights)")
+    if not isinstance(ckpt["config"], dict) or not all(
+            ckpt.get(k) is None or isinstance(ckpt[k], dict) for k in ("G", "D", "G_ema")):
+        raise UserError(f"cannot read checkpoint {path}: not an acgan_lib checkpoint (malformed contents)")
+    bad = nonfinite_tensors(("G", ckpt["G"]), ("D", ckpt.get("D")), ("G_ema", ckpt.get("G_ema")))
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise UserError(f"checkpoint {path} holds non-finite (NaN/inf) weights ({bad[0]}{more}): it comes from a "
+                        "diverged run; use an earlier checkpoint or retrain with a lower learning rate")
     return ckpt
 
 
 # ----------------------------------------------------------------------------- devices
+DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+
+def check_device_name(name: str) -> None:
+    """Raise :class:`UserError` unless ``name`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    if not isinstance(name, str) or not (name == "" or DEVICE_RE.fullmatch(name)):
+        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)")
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; anything else is passed to torch."""
+    """``auto`` picks CUDA when available, else CPU; ``cpu``, ``cuda`` and ``cuda:N`` are
+    checked against this machine (an absent GPU is a :class:`UserError`)."""
+    check_device_name(name)
     if name in ("", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"device '{name}' requested but CUDA is not available on this machine")
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UserError(f"device '{name}' requested but CUDA is not available on this machine")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise UserError(f"device '{name}' does not exist: this machine has {count} CUDA device(s), "
+                            f"cuda:0..cuda:{count - 1}")
     return dev
 
 

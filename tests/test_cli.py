@@ -97,3 +97,127 @@ def test_module_entry_point_exit_status(tmp_path):
                        capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 2 and r.stderr.strip().startswith("error: unknown preset 'nope'")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+# ----------------------------------------------------------------------------- limits
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, data_root):
+    from acgan_lib import train as T
+    from acgan_lib.config import make_config
+    cfg = make_config("cgan-mnist", iters=2, batch_size=8, width=0.25, data_root=str(data_root))
+    return T.train(cfg, tmp_path_factory.mktemp("cli") / "run", progress=False)
+
+
+def test_overrides_may_follow_flags(capsys, tmp_path, data_root):
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "train", "iters=2", "--preset", "cgan-mnist", f"data_root={data_root}",
+                           "--out", out, "batch_size=8", "--no-progress", "width=0.25")
+    assert code == 0, err
+    import json
+    cfg = json.loads((out / "config.json").read_text())
+    assert (cfg["iters"], cfg["batch_size"], cfg["width"]) == (2, 8, 0.25)
+    code, _, err = run_cli(capsys, "train", "--resume", out, "iters=3", "--no-progress")
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("args,match", [
+    (["train", "--preset", "cgan-mnist", "--out", "{tmp}/x", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--preset", "cgan-mnist", "iters=1", "--out", "{tmp}/x", "stray"], "unrecognized arguments: stray"),
+    (["sample", "--checkpoint", "{tmp}/a.pt"], "the following arguments are required: --out"),
+    (["sample", "--checkpoint", "{tmp}/a.pt", "--out", "{tmp}/a.png", "-n", "x"], "invalid int value"),
+    (["nonsense"], "invalid choice"),
+])
+def test_argparse_errors_are_one_line(args, match, capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main([a.format(tmp=tmp_path) for a in args])
+    assert e.value.code == 2 and match in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("out,match", [
+    ("{tmp}", "is a folder: give an image file"),
+    ("{tmp}/grid", "has no image extension"),
+    ("{tmp}/grid.txt", "has no image extension"),
+    ("{tmp}/file.txt/grid.png", "cannot write"),
+])
+def test_sample_out_must_be_an_image_file(out, match, capsys, tmp_path, small_run):
+    (tmp_path / "file.txt").write_text("keep me")
+    code, _, err = run_cli(capsys, "sample", "--checkpoint", small_run, "--out", out.format(tmp=tmp_path))
+    assert code == 2 and match in one_line_error(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file.txt"] and (tmp_path / "file.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("cmd", ["sample", "evaluate"])
+def test_sample_and_evaluate_refuse_nonfinite_weights(cmd, capsys, tmp_path, small_run):
+    import torch
+    ck = torch.load(small_run / "final.pt", weights_only=True)
+    ck["G"][next(iter(ck["G"]))].view(-1)[3] = float("nan")
+    torch.save(ck, tmp_path / "bad.pt")
+    ext = "png" if cmd == "sample" else "json"
+    code, _, err = run_cli(capsys, cmd, "--checkpoint", tmp_path / "bad.pt", "--out", tmp_path / f"o.{ext}")
+    assert code == 2 and "holds non-finite (NaN/inf) weights (G:" in one_line_error(err)
+    assert not (tmp_path / f"o.{ext}").exists()
+
+
+@pytest.mark.parametrize("device,match", [("cuda:7", "cuda:7"), ("gpu", "unknown device 'gpu'")])
+def test_bad_device_fails_before_the_run_folder(device, match, capsys, tmp_path, data_root):
+    out = tmp_path / "x"
+    code, _, err = run_cli(capsys, "train", "--preset", "cgan-mnist", "--out", out, f"device={device}",
+                           f"data_root={data_root}", "iters=1", "batch_size=8")
+    assert code == 2 and match in one_line_error(err) and not out.exists()
+    code, _, err = run_cli(capsys, "sample", "--checkpoint", "x.pt", "--out", tmp_path / "a.png", "--device", device)
+    assert code == 2 and "error: " in one_line_error(err)
+
+
+def test_run_folder_checks_before_training(capsys, tmp_path, data_root):
+    base = ["train", "--preset", "cgan-mnist", "--no-progress", "iters=1", f"data_root={data_root}"]
+    code, _, err = run_cli(capsys, *base, "--out", tmp_path / "big", "batch_size=5000")
+    assert code == 2 and "larger than the training set" in one_line_error(err) and not (tmp_path / "big").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("precious")
+    code, _, err = run_cli(capsys, *base, "--out", tmp_path / "mine", "batch_size=8")
+    assert code == 2 and "is not empty (holds thesis.tex)" in one_line_error(err)
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["thesis.tex"]
+    (tmp_path / "list.json").write_text("[1, 2]")
+    code, _, err = run_cli(capsys, "train", "--config", tmp_path / "list.json", "--out", tmp_path / "c")
+    assert code == 2 and "config must be a JSON object" in one_line_error(err)
+
+
+def test_resume_of_a_finished_run_says_nothing_to_do(capsys, small_run):
+    stamp = (small_run / "final.pt").stat().st_mtime_ns
+    code, _, err = run_cli(capsys, "train", "--resume", small_run, "--no-progress")
+    assert code == 2 and "nothing to do" in one_line_error(err)
+    assert (small_run / "final.pt").stat().st_mtime_ns == stamp
+
+
+def test_divergence_is_a_one_line_error(capsys, tmp_path, data_root, monkeypatch):
+    from acgan_lib import losses
+    real = losses.d_loss
+    monkeypatch.setattr(losses, "d_loss", lambda *a: real(*a) * float("inf"))
+    out = tmp_path / "r"
+    code, _, err = run_cli(capsys, "train", "--preset", "cgan-mnist", "--out", out, "--no-progress", "iters=4",
+                           "batch_size=8", "log_every=1", f"data_root={data_root}")
+    assert code == 2 and "training diverged by iteration 1: loss became NaN/inf" in one_line_error(err)
+    assert not (out / "final.pt").exists() and not (out / "checkpoint.pt").exists()
+
+
+def test_library_warnings_do_not_leak_into_errors(capsys, tmp_path, monkeypatch):
+    import warnings
+
+    import acgan_lib.sample as S
+    from acgan_lib.utils import UserError
+
+    def warns_then_fails(*a):
+        warnings.warn("some library complains", UserWarning)
+        raise UserError("the real problem")
+
+    monkeypatch.setattr(S, "sample_to_png", warns_then_fails)
+    code, _, err = run_cli(capsys, "sample", "--checkpoint", "x.pt", "--out", tmp_path / "a.png")
+    assert code == 2 and one_line_error(err) == "error: the real problem"
+
+    def warns_then_works(*a):
+        warnings.warn("some library complains", UserWarning)
+        return tmp_path / "a.png"
+
+    monkeypatch.setattr(S, "sample_to_png", warns_then_works)
+    code, _, err = run_cli(capsys, "sample", "--checkpoint", "x.pt", "--out", tmp_path / "a.png")
+    assert code == 0 and "some library complains" in err  # shown when the command succeeds

@@ -3,6 +3,7 @@ NaN handling, interruption, "load if it exists, else train", fine-tune initialis
 import csv
 import json
 import os
+import re
 import signal
 
 import pytest
@@ -179,3 +180,134 @@ def test_run_reader_errors(tmp_path):
     with pytest.raises(UserError, match="has no sample grids"):
         Run(tmp_path).grid_path()
     assert Run(tmp_path).log() == [] and Run(tmp_path).summary() == {}
+
+
+# ----------------------------------------------------------------------------- divergence and limits
+def finite(state):
+    return all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+@pytest.mark.parametrize("iters", [6, 8])  # 6: the poisoned step is the last (final.pt); 8: a middle checkpoint
+@pytest.mark.parametrize("target,why", [("weights", "weights became NaN/inf"),
+                                        ("optimizer", "optimizer state .* became NaN/inf")])
+def test_nonfinite_weights_after_the_step_are_never_saved(data_root, tmp_path, monkeypatch, iters, target, why):
+    """The losses of an iteration are computed before its optimizer step: the weights
+    themselves are checked before every save, so the last checkpoint kept is a good one."""
+    real = T.Trainer.g_step
+
+    def poisoned(self, x_fake, y_fake):
+        loss = real(self, x_fake, y_fake)
+        if self.step == 5:  # iteration 6, the one that ends at the checkpoint of step 6
+            with torch.no_grad():
+                if target == "weights":
+                    next(self.G.parameters()).fill_(float("nan"))
+                else:
+                    next(iter(self.opt_d.state.values()))["exp_avg_sq"].fill_(float("inf"))
+        return loss
+
+    monkeypatch.setattr(T.Trainer, "g_step", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(T.TrainingDiverged, match=f"by iteration 6: {why}.*last good checkpoint kept.*iteration 3"):
+        T.train(cfg_of(data_root, iters=iters, log_every=100), out, progress=False)
+    ck = load_checkpoint(out / "checkpoint.pt")
+    assert ck["step"] == 3 and finite(ck["G"]) and finite(ck["D"])
+    assert not (out / "final.pt").exists()
+    assert json.loads((out / "run.json").read_text())["status"] == "diverged"
+
+
+def test_loss_blowup_without_nan_is_diverged(data_root, tmp_path, monkeypatch):
+    real = losses.g_loss
+    calls = {"n": 0}
+
+    def exploding(cfg, out, y):
+        calls["n"] += 1
+        return real(cfg, out, y) * (1e6 if calls["n"] >= 5 else 1.0)
+
+    monkeypatch.setattr(losses, "g_loss", exploding)
+    out = tmp_path / "big"
+    with pytest.raises(T.TrainingDiverged, match=f"by iteration 5: loss blew up to .* \\(bound {T.LOSS_BOUND:g}\\)"):
+        T.train(cfg_of(data_root, iters=8), out, progress=False)
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3
+    assert json.loads((out / "run.json").read_text())["status"] == "diverged"
+
+
+def test_weight_blowup_without_nan_is_diverged(data_root, tmp_path, monkeypatch):
+    real = T.Trainer.g_step
+
+    def exploding(self, *a, **k):
+        res = real(self, *a, **k)
+        if self.step == 4:  # after the last step of iteration 5: its losses are still normal
+            with torch.no_grad():
+                next(self.G.parameters()).mul_(1e9)
+        return res
+
+    monkeypatch.setattr(T.Trainer, "g_step", exploding)
+    out = tmp_path / "big"
+    with pytest.raises(T.TrainingDiverged, match=r"by iteration 5: weights blew up to .* \(bound " + re.escape(f"{T.WEIGHT_BOUND:g})")):
+        T.train(cfg_of(data_root, iters=8), out, progress=False)
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 3 and not (out / "final.pt").exists()
+
+
+def test_divergence_check_is_no_per_iteration_sync(data_root, tmp_path, monkeypatch):
+    """The health check (one host sync) runs only at log rows and saves, not every iteration."""
+    calls = []
+    real = T.Trainer.divergence
+    monkeypatch.setattr(T.Trainer, "divergence", lambda self: calls.append(self.step) or real(self))
+    T.train(cfg_of(data_root, iters=8, log_every=4, ckpt_every=8, sample_every=100), tmp_path / "r", progress=False)
+    assert sorted(set(calls)) == [4, 8]
+
+
+def test_checkpoint_with_nonfinite_weights_is_refused(data_root, tmp_path):
+    out = T.train(cfg_of(data_root, iters=2), tmp_path / "r", progress=False)
+    for name in ("final.pt", "checkpoint.pt"):
+        ck = torch.load(out / name, weights_only=True)
+        ck["G"][next(iter(ck["G"]))].view(-1)[0] = float("inf")
+        torch.save(ck, out / name)
+    with pytest.raises(UserError, match="non-finite \\(NaN/inf\\) weights \\(G:"):
+        load_checkpoint(out / "final.pt")
+    with pytest.raises(UserError, match="non-finite"):
+        T.resume(out, progress=False, overrides=["iters=4"])
+
+
+def test_batch_larger_than_the_data_fails_before_the_run_folder(data_root, tmp_path):
+    out = tmp_path / "r"
+    with pytest.raises(UserError, match="batch_size 1000 is larger than the training set \\(400 images\\)"):
+        T.train(cfg_of(data_root, iters=2, batch_size=1000), out, progress=False)
+    assert not out.exists()
+
+
+def test_out_folder_with_unrelated_files_is_refused(data_root, tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(UserError, match="--out .* is not empty \\(holds notes.txt\\)"):
+        T.train(cfg_of(data_root, iters=2), out, progress=False)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"] and (out / "notes.txt").read_text() == "mine"
+
+
+def test_orphan_temp_files_of_a_killed_save_are_removed(data_root, tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / ".config.json.k1ll3d_.tmp").write_bytes(b"half")   # killed before the run had any file
+    T.train(cfg_of(data_root, iters=3), out, progress=False)
+    assert not list(out.glob(".*.tmp"))
+    (out / ".checkpoint.pt.a8_x9q2z.tmp").write_bytes(b"PK half a checkpoint")  # killed during a save
+    T.resume(out, progress=False, overrides=["iters=4"])
+    assert not list(out.glob(".*.tmp")) and load_checkpoint(out / "final.pt")["step"] == 4
+
+
+def test_resume_longer_keeps_the_noise_boundaries(data_root, tmp_path):
+    cfg = cfg_of(data_root, iters=4, noise="0.3,0@0.5")  # boundary at iteration 2 of 4
+    out = T.train(cfg, tmp_path / "r", progress=False)
+    T.resume(out, progress=False, overrides=["iters=12"])  # 0.5 of 12 would move it to 6
+    assert [r["noise_std"] for r in T.read_log(out)] == [0.3, 0.3] + [0.0] * 10
+    assert load_checkpoint(out / "final.pt")["schedule_iters"] == 4
+    assert json.loads((out / "run.json").read_text())["schedule_iters"] == 4
+
+
+def test_resuming_a_finished_run_says_it_did_nothing(data_root, tmp_path):
+    out = T.train(cfg_of(data_root, iters=3), tmp_path / "r", progress=False)
+    stamps = {n: (out / n).stat().st_mtime_ns for n in ("final.pt", "checkpoint.pt", "log.csv")}
+    with pytest.raises(UserError, match="nothing to do: the run in .* is already complete \\(3 iterations\\)"):
+        T.resume(out, progress=False)
+    assert {n: (out / n).stat().st_mtime_ns for n in stamps} == stamps
