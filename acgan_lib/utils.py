@@ -121,7 +121,10 @@ DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 
 
 def check_device_name(name: str) -> None:
-    """Raise :class:`UserError` unless ``name`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
+    """Raise :class:`UserError` unless ``name`` is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``
+    (or a ``torch.device`` of those)."""
+    if isinstance(name, torch.device):
+        name = str(name)
     if not isinstance(name, str) or not (name == "" or DEVICE_RE.fullmatch(name)):
         raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)")
 
