@@ -3,7 +3,9 @@
 #   make test              run the test suite (CPU, a few minutes)
 #   make book              build the HTML book from the committed executed chapters
 #                          (also installs MathJax with npm into .mathjax/, see `make mathjax`)
-#   make execute SCALE=cpu re-execute every chapter with papermill (smoke | cpu | full)
+#   make execute SCALE=cpu re-execute every chapter with papermill (smoke | cpu | full) into the
+#                          committed book (clean tree only); SCALE=smoke, or OUT=DIR, writes to
+#                          _build/smoke or DIR instead and leaves the committed book alone
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -40,7 +42,7 @@ test: venv
 	$(PY) -m pytest tests
 
 execute: venv
-	$(PY) -m acgan_lib.book execute --scale $(SCALE)
+	$(PY) -m acgan_lib.book execute --scale $(SCALE) $(if $(OUT),--out $(OUT),$(if $(filter smoke,$(SCALE)),--out _build/smoke))
 
 book: venv mathjax
 	$(PY) -m acgan_lib.book build

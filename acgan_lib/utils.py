@@ -165,16 +165,63 @@ def device_name(device: torch.device | str | None = None) -> str:
     return f"CPU ({cpu}, {torch.get_num_threads()} threads)"
 
 
-def git_commit(short: bool = True) -> str:
-    """The library's git commit (with ``-dirty`` when the tree has changes), or ``unknown``."""
+# What the book's executor writes while it runs: not the code a result comes from, so these
+# paths never make the tree "dirty" (the executor's own outputs would otherwise mark every
+# chapter it executes after the first one as coming from a "-dirty" commit).
+EXECUTOR_OUTPUTS = ("book/results", "book/stale.json", "book/*.ipynb")
+
+
+def _pathspec() -> list[str]:
+    return ["--", ":(top)"] + [f":(top,exclude,glob){p}" if "*" in p else f":(top,exclude){p}"
+                               for p in EXECUTOR_OUTPUTS]
+
+
+def _git(args: list[str], binary: bool = False):
     here = Path(__file__).resolve().parent
+    out = subprocess.run(["git", *args], cwd=here, capture_output=True, timeout=10, text=not binary)
+    return out if out.returncode == 0 else None
+
+
+def source_state() -> dict | None:
+    """The code the library runs from: ``{"commit": short sha, "commit_full": sha,
+    "changes": [git status lines], "diff_sha256": hash of the uncommitted changes or None}``
+    (the executor's outputs, :data:`EXECUTOR_OUTPUTS`, do not count), or None without git."""
     try:
-        cmd = ["git", "rev-parse", "--short", "HEAD"] if short else ["git", "rev-parse", "HEAD"]
-        sha = subprocess.run(cmd, cwd=here, capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
+        full = _git(["rev-parse", "HEAD"])
+        if full is None:
+            return None
+        status = _git(["status", "--porcelain", "--untracked-files=all", *_pathspec()])
+        changes = [ln for ln in (status.stdout.splitlines() if status else []) if ln.strip()]
+        digest = None
+        if changes:
+            import hashlib
+
+            h = hashlib.sha256()
+            diff = _git(["diff", "HEAD", "--binary", *_pathspec()], binary=True)
+            h.update(diff.stdout if diff else b"")
+            others = _git(["ls-files", "--others", "--exclude-standard", "-z", *_pathspec()])
+            top = _git(["rev-parse", "--show-toplevel"])
+            for name in sorted(filter(None, (others.stdout if others else "").split("\0"))):
+                h.update(b"\0untracked\0" + name.encode() + b"\0")
+                try:
+                    h.update((Path(top.stdout.strip()) / name).read_bytes())
+                except OSError:
+                    pass
+            digest = h.hexdigest()
+        sha = full.stdout.strip()
+        return {"commit": sha[:7], "commit_full": sha, "changes": changes, "diff_sha256": digest}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def git_commit(short: bool = True) -> str:
+    """The library's git commit (with ``-dirty`` when the tree has changes other than the
+    book executor's outputs, :data:`EXECUTOR_OUTPUTS`), or ``unknown``."""
+    try:
+        sha = _git(["rev-parse", "--short", "HEAD"] if short else ["rev-parse", "HEAD"])
+        if sha is None:
             return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
-                               capture_output=True, text=True, timeout=5)
-        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+        dirty = _git(["status", "--porcelain", "--untracked-files=no", *_pathspec()])
+        return sha.stdout.strip() + ("-dirty" if dirty is not None and dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"

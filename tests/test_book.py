@@ -201,3 +201,173 @@ def test_math_pages_and_cdn_scan(tmp_path, capsys):
     assert site.cdn_mathjax_pages(html) == []
     (html / "book" / "d.html").write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js">')
     assert site.cdn_mathjax_pages(html) == ["book/d.html"]
+
+
+# ----------------------------------------------------------------------------- no re-run traps
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _porcelain() -> str:
+    return subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
+
+
+def _kernel_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACGAN_BOOK_")}
+    env.update(PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""), OMP_NUM_THREADS="1", **extra)
+    return env
+
+
+def test_plain_papermill_smoke_run_leaves_the_committed_book_alone(tmp_path):
+    """The command chapter 0 suggests (papermill on a committed notebook, -p scale smoke),
+    run in the checkout: its results go to the scratch folder, `git status` is unchanged."""
+    pytest.importorskip("papermill")
+    import shutil
+    scratch = REPO / "_build" / "scratch" / "results" / "00_introduction"
+    shutil.rmtree(scratch, ignore_errors=True)
+    committed = REPO / "book" / "results" / "00_introduction" / "models.png"
+    before, stamp = _porcelain(), committed.stat().st_mtime_ns
+    out = subprocess.run([sys.executable, "-m", "papermill", "book/00_introduction.ipynb", str(tmp_path / "00.ipynb"),
+                          "-p", "scale", "smoke", "--no-progress-bar"], cwd=REPO, env=_kernel_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert _porcelain() == before
+    assert committed.stat().st_mtime_ns == stamp
+    assert (scratch / "models.png").exists()  # where a run outside the executor writes
+
+
+def test_execute_out_leaves_the_tree_clean_and_an_edited_scale_is_kept(tmp_path):
+    """`execute --scale smoke --out DIR` changes nothing in the checkout (results and runs go
+    to DIR); the notebook it writes, run again as a reader would (Jupyter / Colab: no
+    papermill) after editing `scale` in its parameters cell, runs at the edited scale (the
+    injected-parameters cell is only a commented-out record)."""
+    pytest.importorskip("papermill")
+    import nbformat
+    from nbclient import NotebookClient
+    from tools.book.execute import execute
+    before = _porcelain()
+    saved = {k: os.environ.get(k) for k in ("ACGAN_BOOK_RESULTS", "ACGAN_BOOK_RUNS", "ACGAN_BOOK_COMMIT")}
+    assert execute("smoke", ["00"], out=str(tmp_path / "out")) == 0
+    assert _porcelain() == before
+    assert {k: os.environ.get(k) for k in saved} == saved  # the executor's settings do not leak
+    assert (tmp_path / "out" / "results" / "00_introduction" / "models.png").exists()
+    nb = nbformat.read(tmp_path / "out" / "00_introduction.ipynb", as_version=4)
+    meta = nb.metadata["acgan_book"]
+    assert meta["scale"] == "smoke" and meta["parameters"] == {"scale": "smoke"}
+    injected = [c for c in nb.cells if notebooks.INJECTED_TAG in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and "# scale = \"smoke\"" in injected[0].source
+    assert all(ln.startswith("#") for ln in injected[0].source.splitlines() if ln.strip())
+    colab = next(c for c in nb.cells if notebooks.COLAB_TAG in c.metadata.get("tags", []))
+    assert f"@{meta['install_commit']}\"" in colab.source  # the install cell pins the executing commit
+    assert notebooks.stale_cells(notebooks.chapters(["00"])[0], tmp_path / "out" / "00_introduction.ipynb") == []
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    params.source = params.source.replace('scale = "cpu"', 'scale = "full"', 1)  # the reader's edit
+    assert 'scale = "full"' in params.source
+    for c in nb.cells:
+        if c.cell_type == "code":
+            c.outputs = []
+    env = _kernel_env(ACGAN_BOOK_RESULTS=str(tmp_path / "rerun"))
+    old = dict(os.environ)
+    os.environ.clear(), os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
+    finally:
+        os.environ.clear(), os.environ.update(old)
+    texts = [o.get("data", {}).get("text/plain", "") for c in nb.cells for o in c.get("outputs", [])]
+    header = next(t for t in texts if t.startswith("chapter:"))
+    assert "scale:      full" in header  # the edit, not the executor's "smoke"
+    assert _porcelain() == before
+
+
+def test_committed_book_needs_a_clean_tree(monkeypatch, tmp_path):
+    from acgan_lib.utils import UserError
+    from tools.book import execute as ex
+    root = notebooks._root()
+    dirty = {"commit": "abc1234", "commit_full": "abc1234" + "0" * 33, "changes": [" M acgan_lib/train.py"],
+             "diff_sha256": "f" * 64}
+    monkeypatch.setattr(ex, "source_state", lambda: dict(dirty))
+    with pytest.raises(UserError, match="clean tree"):
+        ex.source_for_execution(root, committed=True)
+    src = ex.source_for_execution(root, committed=True, allow_dirty=True)
+    assert src["label"].startswith("abc1234+") and "f" * 16 in src["label"]
+    assert ex.source_for_execution(root, committed=False)["diff_sha256"] == "f" * 64  # --out: recorded, allowed
+    # the executor refuses before executing anything
+    ran = []
+    monkeypatch.setattr(ex, "_execute_all", lambda *a: ran.append(a) or 0)
+    with pytest.raises(UserError, match="clean tree"):
+        ex.execute("cpu", ["00"])
+    assert not ran
+    # no git (the GPU machine): the commit comes from the manifest sent with the tree
+    monkeypatch.setattr(ex, "source_state", lambda: None)
+    with pytest.raises(UserError, match="manifest"):
+        ex.source_for_execution(root, committed=True, manifest=str(tmp_path / "missing.json"))
+    (tmp_path / "m.json").write_text(json.dumps({**dirty, "changes": []}))
+    src = ex.source_for_execution(root, committed=True, manifest=str(tmp_path / "m.json"))
+    assert src["label"] == "abc1234" and src["commit_full"] == dirty["commit_full"]
+
+
+def test_where_executions_write(monkeypatch):
+    """The committed book only through `execute` without --out (not at smoke scale); the
+    executor's own outputs never make the commit "-dirty"; runs outside it use a scratch folder."""
+    from acgan_lib.book import core
+    from acgan_lib.utils import EXECUTOR_OUTPUTS
+    from tools.book import execute as ex
+    root = notebooks._root()
+    seen = []
+    monkeypatch.setattr(ex, "source_state", lambda: {"commit": "abc1234", "commit_full": "a" * 40, "changes": [],
+                                                     "diff_sha256": None})
+    monkeypatch.setattr(ex, "_execute_all", lambda chs, rendered, params, scale, out_dir, *a: seen.append(
+        (out_dir, os.environ.get("ACGAN_BOOK_RESULTS"), os.environ.get("ACGAN_BOOK_RUNS"),
+         os.environ.get("ACGAN_BOOK_COMMIT"))) or 0)
+    monkeypatch.delenv("ACGAN_BOOK_RESULTS", raising=False)
+    monkeypatch.delenv("ACGAN_BOOK_RUNS", raising=False)
+    ex.execute("smoke", ["00"])  # smoke without --out: _build/smoke, never book/
+    ex.execute("cpu", ["00"], out="/tmp/x")
+    ex.execute("cpu", ["00"])
+    assert seen[0][:3] == (root / "_build" / "smoke", str(root / "_build" / "smoke" / "results"),
+                           str(root / "_build" / "smoke" / "runs"))
+    assert seen[1][1:3] == ("/tmp/x/results", "/tmp/x/runs")
+    assert seen[2][:2] == (root / "book", str(root / "book" / "results")) and seen[2][3] == "abc1234"
+    assert "ACGAN_BOOK_RESULTS" not in os.environ
+    assert core.results_root() == root / "_build" / "scratch" / "results"
+    assert core.load_results("06_overfitting") or not (root / "book" / "results" / "06_overfitting").exists()
+    assert "book/results" in EXECUTOR_OUTPUTS and "book/*.ipynb" in EXECUTOR_OUTPUTS
+
+
+def test_header_shows_threads_and_the_chapters_own_knobs(monkeypatch, tmp_path):
+    from acgan_lib.book import core
+    monkeypatch.setenv("ACGAN_BOOK_RESULTS", str(tmp_path))
+    monkeypatch.setenv("ACGAN_BOOK_COMMIT", "abc1234")
+    core.provenance("99_test", "cpu", iters=500, batch_size=32, n_probe=1000)
+    ctx = core.context()
+    assert ctx["commit"] == "abc1234"
+    import torch
+    assert ctx["threads"].startswith(f"{torch.get_num_threads()} torch thread")
+    line = core.scale_line("cpu", {"iters": 500, "batch_size": 32, "n_probe": 1000})
+    assert "500 training iterations at batch 32" in line and "n_probe=1,000" in line and "3,000" not in line
+    assert "6 training iterations at batch 8" in core.scale_line("smoke", {"iters": 6, "n_eval": 50})
+    assert "trains nothing" in core.scale_line("cpu", {})
+    core.save_result("99_test", "x", 1.0)
+    prov = json.loads((tmp_path / "99_test" / "metrics.json").read_text())["provenance"]
+    assert prov["commit"] == "abc1234" and prov["threads"] == ctx["threads"]
+
+
+def test_check_flags_results_at_another_scale_and_accepts_the_pinned_colab_cell(tmp_path):
+    import nbformat
+    (tmp_path / "results" / "06_overfitting").mkdir(parents=True)
+    (tmp_path / "results" / "06_overfitting" / "metrics.json").write_text(json.dumps({"provenance": {"scale": "smoke"}}))
+    assert notebooks._results_scale(tmp_path, "06_overfitting", "cpu")
+    assert not notebooks._results_scale(tmp_path, "06_overfitting", "smoke")
+    ch = notebooks.chapters(["06"])[0]
+    nb = notebooks.render(ch, commit="b" * 40)
+    assert "@" + "b" * 40 in nb.cells[next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")].source
+    nb.metadata["acgan_book"] = {"install_commit": "b" * 40}
+    nbformat.write(nb, tmp_path / "06.ipynb")
+    assert notebooks.stale_cells(ch, tmp_path / "06.ipynb") == []  # a new commit alone stales nothing
+    nb.metadata["acgan_book"] = {}
+    nbformat.write(nb, tmp_path / "06.ipynb")
+    assert notebooks.stale_cells(ch, tmp_path / "06.ipynb")

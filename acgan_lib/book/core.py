@@ -1,16 +1,22 @@
 """What every chapter shares: where things live, training runs through the "load the
 checkpoint if it exists, else train" rule, the provenance header and the metrics files.
 
-Folders (each can be moved with an environment variable; the executor uses them so that a
-CI smoke execution never touches the committed results):
+Folders (each can be moved with an environment variable, which the executor sets):
 
 * runs: ``$ACGAN_BOOK_RUNS`` or ``<repo>/runs/book`` (ignored by git), one folder per
-  ``<scale>/<name>``;
-* results: ``$ACGAN_BOOK_RESULTS`` or ``<repo>/book/results`` (committed), one folder per
-  chapter with ``metrics.json`` and the chapter's figures.
+  ``<scale>/<name>`` (``execute --out DIR`` uses ``DIR/runs``);
+* results: ``$ACGAN_BOOK_RESULTS``, one folder per chapter with ``metrics.json`` and the
+  chapter's figures. Only the executor writes the committed ``<repo>/book/results``
+  (``execute`` without ``--out`` sets the variable to it); a chapter run any other way
+  (plain papermill, Jupyter) writes to the scratch folder ``<repo>/_build/scratch/results``
+  (ignored by git), so re-running a chapter never changes a committed file. Reading
+  (:func:`load_results`) falls back to the committed results.
 
 Outside a checkout (e.g. on Colab, where the package is pip-installed) both default to
 folders under the working directory.
+
+The header's commit is ``$ACGAN_BOOK_COMMIT`` when the executor set it (taken once, before
+the first chapter ran, from a clean tree or with the hash of its diff), else ``git_commit()``.
 """
 from __future__ import annotations
 
@@ -37,12 +43,19 @@ from ..utils import UserError, atomic_write_json, atomic_write_bytes, device_nam
 SCALE_NOTES = {
     "smoke": "smoke test: a handful of iterations on tiny batches; it only checks that the "
              "code runs. The numbers and images are meaningless.",
-    "cpu": "reduced scale for 2 CPU cores (3,000 iterations at batch 64, smaller evaluation "
-           "sets). Not the sources' protocol: compare trends, not absolute numbers.",
+    "cpu": "reduced scale for 2 CPU cores (fewer iterations, smaller batches and evaluation "
+           "sets than the sources; each chapter's header states its own). Not the sources' "
+           "protocol: compare trends, not absolute numbers.",
     "full": "the sources' protocol (the presets as written; meant for a GPU).",
+}
+SCALE_SHORT = {
+    "smoke": "smoke test, only checks that the code runs (numbers and images are meaningless)",
+    "cpu": "reduced scale for CPU cores, not the sources' protocol (compare trends, not absolute numbers)",
+    "full": "the sources' protocol",
 }
 CHAPTER_FOLDER_ENV = "ACGAN_BOOK_RESULTS"
 RUNS_ENV = "ACGAN_BOOK_RUNS"
+COMMIT_ENV = "ACGAN_BOOK_COMMIT"
 
 # tqdm.auto without ipywidgets warns in every notebook; training shows no bar there anyway
 warnings.filterwarnings("ignore", message="IProgress not found")
@@ -65,11 +78,21 @@ def book_dir() -> Path:
 
 
 def results_root() -> Path:
-    """Folder of the per-chapter results (``<chapter>/metrics.json`` and figures)."""
+    """Folder the per-chapter results (``<chapter>/metrics.json`` and figures) are written
+    to: ``$ACGAN_BOOK_RESULTS`` (set by the executor: ``book/results`` for the committed
+    book, ``DIR/results`` with ``--out``), else a scratch folder (``<repo>/_build/scratch/
+    results``, ignored by git; ``./book_results`` outside a checkout): a chapter run with
+    plain papermill or Jupyter never overwrites the committed results."""
     if os.environ.get(CHAPTER_FOLDER_ENV):
         return Path(os.environ[CHAPTER_FOLDER_ENV]).expanduser()
     root = repo_root()
-    return root / "book" / "results" if root else Path.cwd() / "book_results"
+    return root / "_build" / "scratch" / "results" if root else Path.cwd() / "book_results"
+
+
+def committed_results_root() -> Path | None:
+    """``<repo>/book/results``: the committed results (written only by the executor)."""
+    root = repo_root()
+    return root / "book" / "results" if root else None
 
 
 def runs_root() -> Path:
@@ -233,13 +256,16 @@ WALL_TIME_PLACEHOLDER = "not recorded (set by <code>python -m acgan_lib.book exe
 
 def provenance(chapter: str, scale: str, **params) -> None:
     """Start a chapter: remember its name, scale and parameters (for :func:`save_result`)
-    and display the header: parameters, scale, device, library version and git commit,
-    and the wall time (filled in by the executor once the notebook has run)."""
+    and display the header: the scale and what it means in this chapter (generated from
+    ``params``, the chapter's resolved knobs), parameters, device and threads, library
+    version and git commit, and the wall time (filled in by the executor once the notebook
+    has run)."""
     if scale not in SCALES:
         raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
     info = {
         "chapter": chapter, "scale": scale, "params": {k: _jsonable(v) for k, v in params.items()},
-        "device": device_name(), "library_version": __version__, "commit": git_commit(),
+        "device": device_name(), "threads": threads_line(), "library_version": __version__,
+        "commit": os.environ.get(COMMIT_ENV) or git_commit(),
         "python": platform.python_version(), "torch": torch.__version__,
         "executed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
@@ -254,10 +280,12 @@ def provenance(chapter: str, scale: str, **params) -> None:
             old = {}
         if old.get("provenance", {}).get("scale") != scale:
             path.unlink()
-    rows = [("scale", f"<b>{scale}</b>: {html.escape(SCALE_NOTES[scale])}"),
+    meaning = scale_line(scale, params)
+    rows = [("scale", f"<b>{scale}</b>: {html.escape(meaning)}"),
             ("parameters", ", ".join(f"<code>{html.escape(k)}={html.escape(repr(v))}</code>"
                                      for k, v in params.items()) or "none"),
             ("device", html.escape(info["device"])),
+            ("threads", html.escape(info["threads"])),
             ("library", f"acgan_lib {__version__}, commit <code>{html.escape(info['commit'])}</code> "
                         f"(Python {info['python']}, torch {info['torch']})"),
             ("executed", info["executed_at"]),
@@ -265,13 +293,48 @@ def provenance(chapter: str, scale: str, **params) -> None:
     h = ('<table class="acgan-provenance"><tbody>'
          + "".join(f'<tr><th style="text-align:left;padding-right:1em">{k}</th><td style="text-align:left">{v}</td></tr>'
                    for k, v in rows) + "</tbody></table>")
-    plain = "\n".join([f"chapter:    {chapter}", f"scale:      {scale}",
+    plain = "\n".join([f"chapter:    {chapter}", f"scale:      {scale}: {meaning}",
                        "parameters: " + ", ".join(f"{k}={v!r}" for k, v in params.items()),
                        f"device:     {info['device']}",
+                       f"threads:    {info['threads']}",
                        f"library:    acgan_lib {__version__} (commit {info['commit']})",
                        f"executed:   {info['executed_at']}",
                        "wall time:  not recorded"])
     _display(_Rich(h, plain))
+
+
+def threads_line() -> str:
+    """The threads this execution really used: torch's intra-op threads, and what set them."""
+    n = torch.get_num_threads()
+    env = ", ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS") if os.environ.get(k))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"{n} torch thread{'s' if n != 1 else ''} ({env + '; ' if env else ''}"
+            f"{cores} CPU core{'s' if cores != 1 else ''} available)")
+
+
+def scale_line(scale: str, params: dict) -> str:
+    """What ``scale`` meant in this chapter, from its resolved knobs (``params``): its
+    training iterations and batch, the sizes of its evaluation sets, e.g. "reduced scale...;
+    in this chapter: 500 training iterations at batch 32; n_probe=1000"."""
+    preset = SCALES[scale]
+    parts = []
+    iters = {k: v for k, v in params.items() if k == "iters" or k.startswith("iters_")}
+    batch = params.get("batch_size") or preset.get("batch_size")
+    for k, v in iters.items():
+        n = v if v is not None else preset.get("iters")
+        what = f"{n:,} training iterations" if isinstance(n, int) else "the preset's training iterations"
+        if k != "iters":
+            what += f" ({k})"
+        parts.append(what + (f" at batch {batch}" if batch and k == "iters" else ""))
+    if iters and not batch:
+        parts.append("the presets' batch sizes")
+    for k, v in params.items():
+        if k in iters or (k == "batch_size" and iters):
+            continue
+        if v is None or isinstance(v, (int, float, str, bool)):
+            parts.append(f"{k}={v:,}" if isinstance(v, int) and not isinstance(v, bool) else f"{k}={v}")
+    return SCALE_SHORT[scale] + ("; in this chapter: " + ", ".join(parts) if parts
+                                 else "; this chapter trains nothing")
 
 
 def context() -> dict:
@@ -303,7 +366,7 @@ def save_result(chapter: str, key: str, value) -> object:
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("chapter", chapter)
     if _CONTEXT.get("chapter") == chapter:
-        prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "library_version", "commit",
+        prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "threads", "library_version", "commit",
                                          "executed_at")}
         prov["wall_time_s"] = data.get("provenance", {}).get("wall_time_s")
         data["provenance"] = prov
@@ -316,6 +379,10 @@ def load_results(chapter: str | None = None) -> dict:
     """``{chapter: metrics.json content}`` for every chapter with results (or one chapter's
     content when ``chapter`` is given; ``{}`` when it has none)."""
     root = results_root()
+    if not os.environ.get(CHAPTER_FOLDER_ENV) and committed_results_root() is not None:
+        # outside the executor: a chapter's own scratch results, else the committed ones
+        if chapter is None or not (root / chapter / "metrics.json").exists():
+            root = committed_results_root()
     if chapter is not None:
         path = root / chapter / "metrics.json"
         return json.loads(path.read_text()) if path.exists() else {}

@@ -1,4 +1,4 @@
-"""``python -m acgan_lib.book {execute,refresh,stale,build,check,screenshot,report}``.
+"""``python -m acgan_lib.book {execute,manifest,refresh,stale,build,check,screenshot,report}``.
 
 Errors in the input are one line (``error: ...``) with exit status 2; a failing chapter,
 a stale notebook or a failed page check exits with status 1.
@@ -12,7 +12,7 @@ from acgan_lib.utils import UserError
 
 EPILOG = """examples:
   python -m acgan_lib.book execute --scale cpu                  # every chapter -> book/*.ipynb
-  python -m acgan_lib.book execute --scale smoke --out /tmp/smoke
+  python -m acgan_lib.book execute --scale smoke --out /tmp/smoke   # never touches the committed book
   python -m acgan_lib.book execute --scale cpu --chapters 01 03
   python -m acgan_lib.book execute --scale full --chapters 03 -p dataset=cifar10
   python -m acgan_lib.book build && python -m acgan_lib.book screenshot
@@ -25,7 +25,7 @@ EPILOG = """examples:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m acgan_lib.book", description="Execute, check and build the AC-GAN book.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,refresh,stale,build,check,screenshot,report}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,manifest,refresh,stale,build,check,screenshot,report}")
 
     pe = sub.add_parser("execute", help="execute chapters with papermill (jupytext source -> executed notebook)")
     pe.add_argument("--scale", required=True, choices=["smoke", "cpu", "full"],
@@ -36,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a chapter parameter, e.g. -p dataset=cifar10 (repeatable)")
     pe.add_argument("--keep-going", action="store_true", help="execute the other chapters after a failure")
     pe.add_argument("--timeout", type=int, default=None, help="seconds allowed per cell (default: none)")
+    pe.add_argument("--allow-dirty", action="store_true",
+                    help="execute the committed book from a tree with uncommitted changes (the headers record "
+                         "the sha256 of the diff); refused otherwise")
+    pe.add_argument("--manifest", metavar="FILE",
+                    help="without git (GPU machine): the commit manifest sent with the tree "
+                         "(default _build/manifest.json, or $ACGAN_BOOK_MANIFEST)")
+
+    pm = sub.add_parser("manifest", help="record the checkout's commit in _build/manifest.json (for a machine "
+                        "without git)")
+    pm.add_argument("--out", metavar="FILE", help="where to write it (default _build/manifest.json)")
 
     pf = sub.add_parser("refresh", help="update executed notebooks' prose from their sources (executes nothing)")
     pf.add_argument("--chapters", nargs="+", metavar="NN")
@@ -70,7 +80,11 @@ def main(argv=None) -> int:
         if args.cmd == "execute":
             from .execute import execute, parse_params
             return 1 if execute(args.scale, args.chapters, args.out, parse_params(args.param),
-                                args.keep_going, args.timeout) else 0
+                                args.keep_going, args.timeout, args.allow_dirty, args.manifest) else 0
+        if args.cmd == "manifest":
+            from .execute import write_manifest
+            print(f"wrote {write_manifest(args.out)}")
+            return 0
         if args.cmd == "refresh":
             from .notebooks import refresh
             print(f"{refresh(args.chapters)} notebook(s) refreshed")

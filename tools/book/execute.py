@@ -9,8 +9,24 @@ duration) in the provenance header, the notebook metadata and the chapter's
 failing one is kept under ``_build/failed/`` and the command exits non-zero with one line
 naming the chapter and the cell.
 
-With ``--out DIR`` (CI), notebooks go to ``DIR`` and the chapters' results to
-``DIR/results`` ($ACGAN_BOOK_RESULTS), so the committed ones are left alone.
+No re-run traps: the committed book (``book/*.ipynb``, ``book/results/``, ``book/stale.json``)
+changes only through ``execute`` without ``--out``. With ``--out DIR`` (CI), notebooks go
+to ``DIR``, the chapters' results to ``DIR/results`` ($ACGAN_BOOK_RESULTS) and their
+training runs to ``DIR/runs`` ($ACGAN_BOOK_RUNS), so nothing in the checkout changes; a
+``smoke`` execution without ``--out`` goes to ``_build/smoke`` (never to the committed
+book). A chapter run any other way (plain papermill, Jupyter, Colab) writes its results to
+a scratch folder (see :func:`acgan_lib.book.core.results_root`).
+
+Honest headers: the committed book is executed from a clean tree (the executor refuses a
+tree with uncommitted changes other than its own outputs, unless ``--allow-dirty``, which
+records the sha256 of the diff); the commit is taken once, before the first chapter, and
+handed to the kernels ($ACGAN_BOOK_COMMIT), so the executor's own writes never make it
+"-dirty". Without git (the GPU machine) it comes from a manifest written where the
+checkout is (``python -m acgan_lib.book manifest`` -> ``_build/manifest.json``, sent with
+the tree; or ``--manifest FILE`` / $ACGAN_BOOK_MANIFEST). The Colab install cell of each
+chapter pins that commit. papermill's injected-parameters cell is kept as a commented-out
+record (tag unchanged), so re-running the notebook on Colab or in Jupyter never resets the
+reader's edits of the parameters cell.
 """
 from __future__ import annotations
 
@@ -22,11 +38,85 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, git_commit
-from acgan_lib.book.core import CHAPTER_FOLDER_ENV, WALL_TIME_PLACEHOLDER, results_root
-from .notebooks import Chapter, _root, chapters, render, repo_url, unmark_stale
+from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, source_state
+from acgan_lib.book.core import COMMIT_ENV, CHAPTER_FOLDER_ENV, RUNS_ENV, WALL_TIME_PLACEHOLDER, results_root
+from .notebooks import INJECTED_TAG, Chapter, _root, chapters, render, repo_url, unmark_stale
+
+MANIFEST_ENV = "ACGAN_BOOK_MANIFEST"
+MANIFEST_DEFAULT = "_build/manifest.json"
+SMOKE_OUT_DEFAULT = "_build/smoke"
+
+
+def write_manifest(path: str | None = None) -> Path:
+    """``python -m acgan_lib.book manifest``: record the checkout's commit (and the hash of
+    its uncommitted changes) in ``_build/manifest.json``, to send with the tree to a machine
+    without git, whose executor reads it."""
+    root = _root()
+    state = source_state()
+    if state is None:
+        raise UserError("no git here: write the manifest where the checkout is, then send it with the tree")
+    out = Path(path) if path else root / MANIFEST_DEFAULT
+    atomic_write_json(out, state)
+    return out
+
+
+def source_for_execution(root: Path, committed: bool, allow_dirty: bool = False, manifest: str | None = None) -> dict:
+    """The code the chapters are executed from, taken once before the first one: git's
+    state, or (no git) the manifest sent with the tree. The committed book needs a clean
+    tree unless ``allow_dirty``. Adds ``label``: what the headers show as the commit."""
+    state = source_state()
+    if state is None:
+        path = Path(manifest or os.environ.get(MANIFEST_ENV) or root / MANIFEST_DEFAULT)
+        if path.exists():
+            state = json.loads(path.read_text())
+            state["manifest"] = str(path)
+        elif committed and not allow_dirty:
+            raise UserError(f"no git here and no manifest ({path}): write one where the checkout is "
+                            f"(python -m acgan_lib.book manifest) and send {MANIFEST_DEFAULT} with the tree, "
+                            "or pass --manifest FILE")
+        else:
+            state = {"commit": "unknown", "commit_full": None, "changes": [], "diff_sha256": None}
+    changes = state.get("changes") or []
+    if changes and committed and not allow_dirty:
+        shown = "; ".join(c.strip() for c in changes[:3]) + (f"; ... ({len(changes)} in all)" if len(changes) > 3 else "")
+        raise UserError(f"the committed book is executed from a clean tree, and this one has uncommitted changes "
+                        f"({shown}): commit or stash them, execute into a folder (--out DIR), or pass "
+                        "--allow-dirty (the headers then record the sha256 of the diff)")
+    label = state.get("commit") or "unknown"
+    if changes:
+        label += f"+uncommitted changes (diff sha256 {str(state.get('diff_sha256'))[:16]})"
+    return {**state, "label": label}
+
+
+@contextmanager
+def _environment(values: dict):
+    """Set environment variables (inherited by the kernels) for the duration of an execution."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: str(v) for k, v in values.items()})
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def record_injected(nb) -> None:
+    """papermill's injected-parameters cell, re-run by a reader (Colab, Jupyter), would reset
+    their edits of the parameters cell: keep it as a record only, commented out (same tag,
+    so ``check`` and ``refresh`` treat it as before; papermill replaces it when it runs the
+    notebook again with ``-p``). The values are also in the metadata (``acgan_book``)."""
+    for cell in nb.cells:
+        if cell.cell_type == "code" and INJECTED_TAG in cell.metadata.get("tags", []):
+            body = [ln if not ln.strip() or ln.lstrip().startswith("#") else f"# {ln}"
+                    for ln in cell.source.splitlines() if ln.strip() != "# Parameters"]
+            cell.source = "\n".join(["# Parameters this notebook was executed with (a record only: commented out",
+                                     "# so that re-running it keeps your edits of the parameters cell above)"] + body)
 
 
 def parse_params(items: list[str] | None) -> dict:
@@ -97,7 +187,8 @@ def _ensure_data_env(root: Path) -> None:
         print(f"note: ACGAN_DATA not set; using {shared}")
 
 
-def _run_one(ch: Chapter, nb, params: dict, out_dir: Path, root: Path, progress: bool, timeout) -> tuple[bool, str]:
+def _run_one(ch: Chapter, nb, params: dict, out_dir: Path, root: Path, progress: bool, timeout,
+             source: dict | None = None) -> tuple[bool, str]:
     """Execute one chapter; its previous results are set aside and restored if it fails."""
     import nbformat
 
@@ -112,7 +203,7 @@ def _run_one(ch: Chapter, nb, params: dict, out_dir: Path, root: Path, progress:
         if res_dir.exists():  # a chapter's results are rewritten from scratch
             shutil.move(str(res_dir), str(backup))
         ok, msg = _execute(ch, name, src, Path(tmp) / f"{name}.ipynb", use, out_dir / f"{name}.ipynb", root,
-                           progress, timeout)
+                           progress, timeout, source or {})
         if backup.exists():
             if not ok:
                 shutil.rmtree(res_dir, ignore_errors=True)
@@ -121,7 +212,7 @@ def _run_one(ch: Chapter, nb, params: dict, out_dir: Path, root: Path, progress:
 
 
 def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: Path, root: Path, progress: bool,
-             timeout) -> tuple[bool, str]:
+             timeout, source: dict) -> tuple[bool, str]:
     """papermill ``src`` -> ``dst``, then post-process into ``out_path`` (atomic)."""
     import nbformat
     import papermill
@@ -151,11 +242,18 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
     pm["output_path"] = str(out_path.relative_to(root)) if out_path.is_relative_to(root) else out_path.name
     pm.pop("environment_variables", None)
     _fill_wall_time(nb_out, duration)
+    scale = _scale_of(nb_out) or use.get("scale")
+    record_injected(nb_out)
     nb_out.metadata["acgan_book"] = {
-        "chapter": name, "source": str(ch.source.relative_to(root)), "scale": _scale_of(nb_out) or use.get("scale"),
-        "parameters": use, "wall_time_s": round(duration, 1), "commit": git_commit(),
+        "chapter": name, "source": str(ch.source.relative_to(root)), "scale": scale,
+        "parameters": use, "wall_time_s": round(duration, 1), "commit": source.get("label", "unknown"),
+        "commit_full": source.get("commit_full"), "install_commit": source.get("commit_full"),
         "executed_at": pm.get("end_time", "")[:16].replace("T", " "),
     }
+    if source.get("changes"):
+        nb_out.metadata["acgan_book"]["diff_sha256"] = source.get("diff_sha256")
+    if not source.get("commit_full"):
+        nb_out.metadata["acgan_book"].pop("install_commit")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_path, nbformat.writes(nb_out))
     if out_path.parent == root / "book":  # the committed book: this chapter is up to date again
@@ -169,8 +267,11 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
 
 
 def execute(scale: str, select: list[str] | None = None, out: str | None = None, params: dict | None = None,
-            keep_going: bool = False, timeout: int | None = None) -> int:
-    """Execute the selected chapters at ``scale``; returns the number of failed chapters."""
+            keep_going: bool = False, timeout: int | None = None, allow_dirty: bool = False,
+            manifest: str | None = None) -> int:
+    """Execute the selected chapters at ``scale``; returns the number of failed chapters.
+    Without ``out`` (and not at smoke scale) this writes the committed book, from a clean
+    tree only (``allow_dirty``: record the diff's sha256 instead)."""
     from acgan_lib.config import SCALES
 
     if scale not in SCALES:
@@ -180,12 +281,22 @@ def execute(scale: str, select: list[str] | None = None, out: str | None = None,
     params = dict(params or {})
     if "scale" in params:
         raise UserError("give the scale with --scale, not -p scale=...")
+    if not out and scale == "smoke":  # a smoke execution never touches the committed book
+        out = str(root / SMOKE_OUT_DEFAULT)
+        print(f"note: a smoke execution does not replace the committed book: writing to {SMOKE_OUT_DEFAULT} "
+              "(choose with --out DIR)", flush=True)
+    committed = not out
     out_dir = Path(out).resolve() if out else root / "book"
-    if out:
-        os.environ[CHAPTER_FOLDER_ENV] = str(out_dir / "results")
+    source = source_for_execution(root, committed, allow_dirty, manifest)
+    if source.get("changes"):
+        print(f"note: executing with uncommitted changes: the headers record {source['label']}", flush=True)
+    env = {COMMIT_ENV: source["label"],
+           CHAPTER_FOLDER_ENV: root / "book" / "results" if committed else out_dir / "results"}
+    if not committed:
+        env[RUNS_ENV] = out_dir / "runs"
     _ensure_data_env(root)
     url = repo_url()
-    rendered = {ch: render(ch, url) for ch in chs}
+    rendered = {ch: render(ch, url, source.get("commit_full")) for ch in chs}
     if params:  # every -p must be a parameter of at least one selected chapter
         with tempfile.TemporaryDirectory() as tmp:
             import nbformat
@@ -198,6 +309,11 @@ def execute(scale: str, select: list[str] | None = None, out: str | None = None,
         if unknown:
             raise UserError(f"parameter(s) {', '.join(unknown)} not declared by the selected chapters")
     params["scale"] = scale
+    with _environment(env):
+        return _execute_all(chs, rendered, params, scale, out_dir, root, timeout, keep_going, source)
+
+
+def _execute_all(chs, rendered, params, scale, out_dir, root, timeout, keep_going, source) -> int:
     progress = sys.stderr.isatty()
     failed = 0
     t_all = time.perf_counter()
@@ -205,7 +321,7 @@ def execute(scale: str, select: list[str] | None = None, out: str | None = None,
           f" (results in {results_root()})", flush=True)
     for i, ch in enumerate(chs, 1):
         print(f"[{i}/{len(chs)}] {ch.stem} ...", end=" ", flush=True)
-        ok, msg = _run_one(ch, rendered[ch], params, out_dir, root, progress, timeout)
+        ok, msg = _run_one(ch, rendered[ch], params, out_dir, root, progress, timeout, source)
         if ok:
             print(f"ok ({msg})", flush=True)
         else:

