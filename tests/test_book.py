@@ -371,3 +371,64 @@ def test_check_flags_results_at_another_scale_and_accepts_the_pinned_colab_cell(
     nb.metadata["acgan_book"] = {}
     nbformat.write(nb, tmp_path / "06.ipynb")
     assert notebooks.stale_cells(ch, tmp_path / "06.ipynb")
+
+def _text_outside_cells(html_text: str) -> list[str]:
+    """The lines of text a reader sees outside table cells (styles, cells and tags removed)."""
+    import re
+    s = re.sub(r"(?s)<style>.*?</style>|<(td|th)\b.*?</\1>", "", html_text)
+    return re.sub(r"<[^>]+>", "", s).splitlines()
+
+
+def test_report_html_groups_claims_by_source_and_wraps():
+    import re
+    from acgan_lib.book import report
+    from acgan_lib.book.claims import CLAIMS
+    rows = report.build()
+    for page in (report.to_html(rows), report.not_reproduced_html(rows)):
+        assert "<pre" not in page
+        assert all(len(line) <= 200 for line in _text_outside_cells(page))
+    page = report.to_html(rows)
+    codes = sorted({c.source[:3] for c in CLAIMS})
+    starts = [page.index(f'<strong>{code}: ') for code in codes]
+    assert starts == sorted(starts) and page.count('class="acgan-claims"') == len(codes)
+    for code, start, end in zip(codes, starts, starts[1:] + [len(page)]):
+        ids = re.findall(r'<tr><td><a href="(\d\d_[\w-]+\.html(?:#[\w-]+)?)">(\w+)</a>', page[start:end])
+        assert {i for _, i in ids} == {c.id for c in CLAIMS if c.source.startswith(code)}
+        for href, cid in ids:
+            chapter = next(c for c in CLAIMS if c.id == cid).metric.split(":")[0].split("-")[0]
+            assert href.startswith(chapter)
+    assert report.chapter_link("05_evaluation:msssim.28px.share_below_train_max") == \
+        "05_evaluation.html#diversity-ms-ssim-per-class"
+
+
+def test_executed_report_has_no_preformatted_wide_text():
+    nb = json.loads((notebooks._root() / "book" / "10_reproduction_report.ipynb").read_text())
+    outs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert any("acgan-claims" in "".join(o.get("data", {}).get("text/html", "")) for o in outs)
+    for o in outs:
+        if o["output_type"] == "stream":
+            assert all(len(line) <= 200 for line in "".join(o["text"]).splitlines())
+        elif "text/html" in o.get("data", {}):
+            assert all(len(line) <= 200 for line in _text_outside_cells("".join(o["data"]["text/html"])))
+
+
+def test_references_cited_in_chapters_exist():
+    import re
+    import yaml
+    root = notebooks._root()
+    refs = (root / "book" / "references.md").read_text()
+    labels = set(re.findall(r"^\((ref-[\w-]+)\)=$", refs, flags=re.M))
+    assert {f"ref-00{i}" for i in range(5)} <= labels
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    assert any(ch.get("file") == "book/references" for part in toc["parts"] for ch in part["chapters"])
+    cited = set()
+    for src in sorted((root / "book" / "src").glob("*.md")):
+        text = src.read_text()
+        assert "shared/" not in text, f"{src.name} points outside the repository"
+        cited |= set(re.findall(r"\]\(#(ref-[\w-]+)\)", text))
+        for code in set(re.findall(r"`(00[0-4])`", text)):  # a cited source's first mention links
+            assert f"[`{code}`](#ref-{code})" in text, (src.name, code)
+    cited |= set(re.findall(r"references\.html#(ref-[\w-]+)", (root / "acgan_lib/book/report.py").read_text()
+                            .replace("{code}", "000")))
+    assert cited and cited <= labels, cited - labels
+    assert "shared/" not in refs and "http" not in refs

@@ -10,8 +10,11 @@ when the measurement needs a dataset this machine lacks).
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
+import textwrap
 from pathlib import Path
 
 from ..utils import UserError
@@ -86,10 +89,11 @@ def summary(rows: list[dict]) -> dict:
 
 
 def not_reproduced(rows: list[dict]) -> list[str]:
-    """One sentence per claim that did not reproduce, with the known reasons."""
+    """One sentence per claim that did not reproduce (also when its chapter is stale), with the
+    known reasons."""
     out = []
     for r in rows:
-        if r["verdict"] == "not reproduced":
+        if r["verdict"].startswith("not reproduced"):
             out.append(f"{r['id']} ({r['source']}): {r['claim']}. Source: {r['source value']}; ours: {r['our value']} "
                        f"({r['scale']} scale; rule: {r['rule']})." + (f" Known differences: {r['why']}." if r["why"] else ""))
     return out
@@ -112,6 +116,99 @@ def to_markdown(rows: list[dict], columns=COLUMNS) -> str:
     out = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
     out += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
     return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- HTML (chapter 10)
+SOURCES = {"000": "Da Costa, Descarpentries and Fleury: summary and implementation",
+           "001": "the paper: Odena, Olah and Shlens",
+           "002": "Wong Zhao Wu: AC-BigGAN", "003": "Narman and Dau: GAN coursework",
+           "004": "Tay: AC-GAN on CIFAR-10"}
+_STYLE = ("<style>.acgan-report{max-width:100%;overflow-wrap:anywhere}"
+          ".acgan-claims{width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.9em}"
+          ".acgan-claims th,.acgan-claims td{vertical-align:top;text-align:left;white-space:normal;"
+          "overflow-wrap:anywhere;padding:0.25em 0.4em;border-bottom:1px solid #ddd}</style>")
+
+
+def _slug(text: str) -> str:
+    """The id Sphinx gives a section titled ``text`` (MyST markup stripped)."""
+    from docutils.nodes import make_id
+    return make_id(re.sub(r"[`*]|\]\([^)]*\)|\[", "", text))
+
+
+def chapter_link(metric: str, book_dir: Path | None = None) -> str:
+    """The page (and section anchor) of the chapter that measures ``metric``
+    (``"<chapter>:<path>"``): the last heading above the chapter's ``save_result`` call whose key
+    (``{...}`` placeholders match any one key) is the longest prefix of the path."""
+    chapter, path = metric.split(":", 1)
+    book_dir = book_dir or Path(__file__).resolve().parents[2] / "book"
+    stem = chapter.split("-")[0]
+    page = chapter if (book_dir / f"{chapter}.ipynb").exists() else stem
+    src = book_dir / "src" / f"{stem}.md"
+    best, anchor, heading, fenced = -1, "", "", False
+    for line in (src.read_text().splitlines() if src.exists() else []):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{2,4} ", line):
+            heading = _slug(line.lstrip("#").strip())
+        for key in re.findall(r'save_result\(CH, f?"([^"]+)"', line) if fenced else []:
+            pat = "[^.]+".join(re.escape(part) for part in re.split(r"\{[^}]*\}", key))
+            if re.match(pat + r"(\.|$)", path) and len(key) > best:
+                best, anchor = len(key), heading
+    return f"{page}.html" + (f"#{anchor}" if anchor else "")
+
+
+def _by_source(rows: list[dict]) -> dict[str, list[dict]]:
+    groups: dict[str, list[dict]] = {}
+    for r in sorted(rows, key=lambda r: r["source"][:3]):
+        groups.setdefault(r["source"][:3], []).append(r)
+    return groups
+
+
+def _heading(code: str, n: int, what: str) -> str:
+    return (f'<p style="margin:1.2em 0 0.3em"><strong>{code}: {html.escape(SOURCES.get(code, ""))}</strong> '
+            f'(<a href="references.html#ref-{code}">reference</a>): {n} {what}</p>')
+
+
+def to_html(rows: list[dict]) -> str:
+    """The claims as one narrow, wrapping HTML table per source (000 ... 004); each claim's id
+    links to the chapter section that measures it."""
+    e = html.escape
+    cols = "".join(f'<col style="width:{w}%">' for w in (7, 43, 20, 12, 18))
+    head = "".join(f"<th>{h}</th>" for h in ("id", "claim", "source value", "ours", "verdict"))
+    out = [_STYLE, '<div class="acgan-report">']
+    for code, group in _by_source(rows).items():
+        out.append(_heading(code, len(group), "claims"))
+        out.append(f'<table class="acgan-claims"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>')
+        for r in group:
+            detail = f"{r['source']}. Measured: {r['protocol and scale']}. Rule: {r['rule']}."
+            out.append(f'<tr><td><a href="{chapter_link(r["metric"])}">{e(r["id"])}</a></td>'
+                       f"<td>{e(r['claim'])}<br><small>{e(detail)}</small></td><td>{e(r['source value'])}</td>"
+                       f"<td>{e(r['our value'])}</td><td>{e(r['verdict'])}</td></tr>")
+        out.append("</tbody></table>")
+    return "\n".join(out + ["</div>"])
+
+
+def not_reproduced_html(rows: list[dict]) -> str:
+    """:func:`not_reproduced` as bulleted lists grouped by source, wrapped to the page."""
+    failed = [r for r in rows if r["verdict"].startswith("not reproduced")]
+    if not failed:
+        return ("<p>No claim failed its rule in this execution (claims not run or not comparable "
+                "are listed in the table above).</p>")
+    out = [_STYLE, '<div class="acgan-report">']
+    for code, group in _by_source(failed).items():
+        out.append(_heading(code, len(group), "claims not reproduced"))
+        out.append("<ul>")
+        for r, text in zip(group, not_reproduced(group)):
+            out.append(f'<li><a href="{chapter_link(r["metric"])}">{html.escape(r["id"])}</a>'
+                       f"{html.escape(textwrap.fill(text[len(r['id']):], 100))}</li>")
+        out.append("</ul>")
+    return "\n".join(out + ["</div>"])
+
+
+def view(html_text: str, plain: str):
+    """For display in a chapter: ``html_text`` in the book and Jupyter, ``plain`` elsewhere."""
+    from .core import _Rich
+    return _Rich(html_text, plain)
 
 
 def to_csv(rows: list[dict]) -> str:
