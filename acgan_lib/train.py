@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import csv
-import json
 import math
 import signal
 import threading

@@ -8,7 +8,7 @@ from PIL import Image
 from tools.book import notebooks
 from acgan_lib.book.animation import gif_info, training_gif
 from acgan_lib.book.comparison import VARIANTS, variant_preset
-from acgan_lib.config import PRESETS, make_config
+from acgan_lib.config import make_config
 
 
 def test_every_toc_chapter_has_a_source_with_a_parameters_cell():

@@ -1,7 +1,5 @@
 """Data: offline idx/.gz extraction, CIFAR-10 pickles, one-line errors, device loader."""
-import gzip
 import os
-import shutil
 
 import pytest
 import torch

@@ -15,9 +15,8 @@ Only what chapters import lives here; the build tooling (papermill executor, sta
 Jupyter Book build, Chromium page check) is in the checkout's ``tools/book/``, reached as
 ``python -m acgan_lib.book execute|refresh|build|check|screenshot|report``.
 """
-from ..runs import Run
 from .code import source
-from .core import (knobs, cifar10_status, have_dataset, load_results, needs_dataset, notice, provenance,
+from .core import (knobs, cifar10_status, have_dataset, load_results, notice, provenance,
                    require_dataset, run, save_result, scales_table, show, table)
 from .evaluation import (HEADINGS, accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
                          headings, nearest_neighbors_figure, synthetic_table)
@@ -25,7 +24,7 @@ from .figures import (architecture_table, compare_grids, compare_runs, diversity
                       model_diagram, plot_losses, plot_series, show_grid)
 
 __all__ = [
-    "Run", "source", "knobs", "cifar10_status", "have_dataset", "load_results", "needs_dataset", "notice", "provenance",
+    "source", "knobs", "cifar10_status", "have_dataset", "load_results", "notice", "provenance",
     "require_dataset", "run", "save_result", "scales_table", "show", "table",
     "accuracy_over_time", "classifier", "evaluate", "fixed_z_figure", "interpolation_figure",
     "HEADINGS", "headings", "nearest_neighbors_figure", "synthetic_table",

@@ -72,11 +72,6 @@ def repo_root() -> Path | None:
     return root if (root / "_toc.yml").exists() and (root / "acgan_lib").is_dir() else None
 
 
-def book_dir() -> Path:
-    root = repo_root()
-    return root / "book" if root else Path.cwd()
-
-
 def results_root() -> Path:
     """Folder the per-chapter results (``<chapter>/metrics.json`` and figures) are written
     to: ``$ACGAN_BOOK_RESULTS`` (set by the executor: ``book/results`` for the committed
@@ -239,18 +234,6 @@ def notice(title: str, body: str, kind: str = "warning") -> None:
     _display(_Rich(h, plain))
 
 
-def needs_dataset(name: str, how: str) -> bool:
-    """True when ``name`` is on this machine; otherwise show why the section is skipped and
-    how to run it (``how``), and return False. Use as ``if book.needs_dataset(...):``."""
-    if have_dataset(name):
-        return True
-    notice(f"Skipped: {name} is not on this machine",
-           f"This section needs the real {name} files under <code>{html.escape(str(data_root()))}</code> "
-           f"(or <code>$ACGAN_DATA</code>); it is never run on stand-in data. {how}")
-    return False
-
-
-# ----------------------------------------------------------------------------- provenance
 WALL_TIME_PLACEHOLDER = "not recorded (set by <code>python -m acgan_lib.book execute</code>)"
 
 
@@ -403,16 +386,6 @@ def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     return buf.getvalue()
-
-
-def save_figure(fig, name: str | None, chapter: str | None = None) -> Path | None:
-    """Save a matplotlib figure as ``results/<chapter>/<name>.png`` (skipped when ``name``
-    is None)."""
-    if not name:
-        return None
-    path = figure_path(name, chapter)
-    atomic_write_bytes(path, _png(fig))
-    return path
 
 
 def show(fig, save_as: str | None = None) -> None:

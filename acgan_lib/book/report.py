@@ -9,9 +9,7 @@ when the measurement needs a dataset this machine lacks).
 """
 from __future__ import annotations
 
-import csv
 import html
-import io
 import json
 import re
 import textwrap
@@ -110,14 +108,6 @@ def to_text(rows: list[dict]) -> str:
     return "\n".join(lines + [f"-- {len(rows)} claims ({counts})"])
 
 
-def to_markdown(rows: list[dict], columns=COLUMNS) -> str:
-    def cell(v):
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    out = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    out += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
-    return "\n".join(out)
-
-
 # ----------------------------------------------------------------------------- HTML (chapter 10)
 SOURCES = {"000": "Da Costa, Descarpentries and Fleury: summary and implementation",
            "001": "the paper: Odena, Olah and Shlens",
@@ -209,30 +199,3 @@ def view(html_text: str, plain: str):
     """For display in a chapter: ``html_text`` in the book and Jupyter, ``plain`` elsewhere."""
     from .core import _Rich
     return _Rich(html_text, plain)
-
-
-def to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else COLUMNS)
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
-def main_report(fmt: str = "text", out: str | None = None, results_dir: str | None = None) -> int:
-    """``python -m acgan_lib.book report``."""
-    import os
-
-    if results_dir:
-        if not Path(results_dir).is_dir():
-            raise UserError(f"results folder not found: {results_dir}")
-        os.environ["ACGAN_BOOK_RESULTS"] = str(Path(results_dir).resolve())
-    rows = build()
-    text = {"text": to_text, "markdown": to_markdown, "csv": to_csv,
-            "json": lambda r: json.dumps(r, indent=2)}[fmt](rows)
-    if out:
-        Path(out).write_text(text + ("\n" if not text.endswith("\n") else ""))
-        print(f"wrote {out} ({len(rows)} claims)")
-    else:
-        print(text)
-    return 0

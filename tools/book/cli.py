@@ -120,7 +120,7 @@ def main(argv=None) -> int:
             from .site import DEFAULT_SCREENSHOT_CHAPTERS, screenshot
             return 1 if screenshot(args.chapters or DEFAULT_SCREENSHOT_CHAPTERS) else 0
         if args.cmd == "report":
-            from acgan_lib.book.report import main_report
+            from .report import main_report
             return main_report(args.format, args.out, args.results)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
