@@ -84,7 +84,8 @@ def plot_msssim_per_class(result: dict, class_ids, class_names=None, kind: str =
         ax.set_ylabel("samples MS-SSIM")
     ax.set_title(f"MS-SSIM per class ({share:.0%} of classes below the training max)"
                  if not math.isnan(share) else "MS-SSIM per class", fontsize=9)
-    ax.legend(fontsize=8) if kind == "bar" else None
+    if kind == "bar":  # beside the axes: inside, it would cover the bars
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 

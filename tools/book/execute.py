@@ -43,7 +43,7 @@ from pathlib import Path
 
 from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, source_state
 from acgan_lib.book.core import COMMIT_ENV, CHAPTER_FOLDER_ENV, RUNS_ENV, WALL_TIME_PLACEHOLDER, results_root
-from .notebooks import INJECTED_TAG, Chapter, _root, chapters, render, repo_url, unmark_stale
+from .notebooks import INJECTED_TAG, Chapter, hide_cell, _root, chapters, render, repo_url, unmark_stale
 
 MANIFEST_ENV = "ACGAN_BOOK_MANIFEST"
 MANIFEST_DEFAULT = "_build/manifest.json"
@@ -110,9 +110,11 @@ def record_injected(nb) -> None:
     """papermill's injected-parameters cell, re-run by a reader (Colab, Jupyter), would reset
     their edits of the parameters cell: keep it as a record only, commented out (same tag,
     so ``check`` and ``refresh`` treat it as before; papermill replaces it when it runs the
-    notebook again with ``-p``). The values are also in the metadata (``acgan_book``)."""
+    notebook again with ``-p``). The values are also in the metadata (``acgan_book``) and in
+    the page's header, so the HTML book leaves the cell out (``remove-cell``)."""
     for cell in nb.cells:
         if cell.cell_type == "code" and INJECTED_TAG in cell.metadata.get("tags", []):
+            hide_cell(cell)
             body = [ln if not ln.strip() or ln.lstrip().startswith("#") else f"# {ln}"
                     for ln in cell.source.splitlines() if ln.strip() != "# Parameters"]
             cell.source = "\n".join(["# Parameters this notebook was executed with (a record only: commented out",

@@ -229,6 +229,13 @@ def _merge(old_code: list, new_code: list) -> list[list]:
     return slots
 
 
+def hide_cell(cell) -> None:
+    """Leave ``cell`` out of the HTML book (Jupyter Book's ``remove-cell`` tag)."""
+    tags = cell.metadata.setdefault("tags", [])
+    if "remove-cell" not in tags:
+        tags.append("remove-cell")
+
+
 def merge_notebook(old, new, banner=None):
     """``old`` (an executed notebook) brought up to date with ``new`` (the rendered source)
     without executing anything: markdown from ``new``; code cells as :func:`_merge` says;
@@ -237,6 +244,8 @@ def merge_notebook(old, new, banner=None):
     old_code = [c for c in old.cells if c.cell_type == "code"]
     injected = [c for c in old_code if INJECTED_TAG in c.metadata.get("tags", [])]
     old_code = [c for c in old_code if INJECTED_TAG not in c.metadata.get("tags", [])]
+    for c in injected:  # the header shows the parameters: no second "# Parameters" cell in the HTML
+        hide_cell(c)
     old_md = {c.source.strip(): c for c in old.cells if c.cell_type == "markdown"}
     slots = _merge(old_code, [c for c in new.cells if c.cell_type == "code"])
     cells, j = [], 0
