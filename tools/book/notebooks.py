@@ -195,7 +195,9 @@ def _banner(stem: str, entry: dict):
             f"`{entry.get('outputs_from', 'unknown')}` ({entry.get('why', '')}). Code cells without output have not "
             f"been run yet, and its results are marked *stale* in the reproduction report until the chapter "
             f"is re-executed (`python -m acgan_lib.book execute --scale ... --chapters {stem[:2]}`).\n:::")
-    return nbformat.v4.new_markdown_cell(text, metadata={"tags": [BANNER_TAG]})
+    cell = nbformat.v4.new_markdown_cell(text, metadata={"tags": [BANNER_TAG]})
+    cell["id"] = f"{stem[:2]}-stale-banner"  # a stable id: refreshing twice changes nothing
+    return cell
 
 
 def _unexecuted(nb) -> list[int]:
