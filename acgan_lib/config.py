@@ -87,7 +87,7 @@ class Config:
     init_from: str = ""           # checkpoint to initialise G and D from (fine-tune stages)
     # ---- execution
     device: str = "auto"          # auto | cpu | cuda | cuda:N
-    precision: str = "auto"       # auto (bf16 autocast on CUDA, fp32 on CPU) | fp32 | bf16
+    precision: str = "auto"       # auto (bf16 autocast where fast: GPU, CPU with native bf16) | fp32 | bf16
     compile: bool = False         # torch.compile G and D
     # ---- outputs
     log_every: int = 100          # log row (window means) every N iterations

@@ -44,7 +44,7 @@ from .models import build_models, set_noise_std
 from .models.biggan import diff_augment
 from .runs import RESUME_KEYS, Run, read_log
 from .sample import class_grid_inputs, save_grid
-from .utils import (UserError, atomic_torch_save, atomic_write_json, device_name, git_commit,
+from .utils import (UserError, atomic_torch_save, atomic_write_json, bf16_is_fast, device_name, git_commit,
                     load_checkpoint, remove_stale_temps, resolve_device)
 
 LOG_FIELDS = ["step", "epoch", "loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake",
@@ -98,7 +98,7 @@ class Trainer:
     def __init__(self, cfg: Config, out: Path):
         self.cfg, self.out = cfg, Path(out)
         self.device = resolve_device(cfg.device)
-        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and self.device.type == "cuda")
+        self.bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and bf16_is_fast(self.device))
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.data, self.info, self.class_ids = load_training_data(cfg, self.device)

@@ -129,6 +129,21 @@ def check_device_name(name: str) -> None:
         raise UserError(f"unknown device '{name}' (use auto, cpu, cuda or cuda:N)")
 
 
+def bf16_is_fast(device) -> bool:
+    """Whether bf16 autocast speeds training up on ``device``: CUDA GPUs with bf16, and CPUs
+    whose oneDNN has native bf16 kernels (AVX-512 BF16 / AMX; measured on such a CPU: 1.4-1.9x
+    faster for the GAN presets). Elsewhere bf16 convolutions fall back to a slow reference
+    path (measured on an AVX2-only CPU: 13x slower for the ResNet-20), so ``precision=auto``
+    stays fp32 there."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` picks CUDA when available, else CPU; ``cpu``, ``cuda`` and ``cuda:N`` are
     checked against this machine (an absent GPU is a :class:`UserError`)."""

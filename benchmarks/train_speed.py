@@ -14,6 +14,7 @@ Prints steps/s of both and their ratio. Not a test: numbers depend on the machin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 
@@ -26,7 +27,7 @@ from acgan_lib import data as D
 from acgan_lib.config import make_config
 from acgan_lib.models import build_models
 from acgan_lib.train import Trainer
-from acgan_lib.utils import device_name, resolve_device
+from acgan_lib.utils import bf16_is_fast, device_name, resolve_device
 
 
 def sync(device):
@@ -120,10 +121,14 @@ def main():
     device = resolve_device(cfg.device)
     print(f"device: {device_name(device)}; torch {torch.__version__}; preset {a.preset}, batch {cfg.batch_size}, "
           f"{a.steps} timed steps after {a.warmup} warm-up")
-    ours = bench_trainer(cfg, a.steps, a.warmup)
     plain = bench_plain(cfg, a.steps, a.warmup, a.workers)
-    prec = "bf16 autocast" if (cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")) else "fp32"
-    print(f"acgan_lib trainer ({prec}, device-resident data): {ours:8.2f} steps/s")
+    auto = "bf16" if bf16_is_fast(device) else "fp32"
+    speed = {}
+    for prec in ("fp32", "bf16"):  # both, so the choice of precision=auto can be checked
+        speed[prec] = bench_trainer(dataclasses.replace(cfg, precision=prec), a.steps, a.warmup)
+        tag = " <- precision=auto" if prec == auto else ""
+        print(f"acgan_lib trainer ({prec}, device-resident data): {speed[prec]:8.2f} steps/s{tag}")
+    ours = speed[auto]
     print(f"plain loop (DataLoader, fp32, eager):            {plain:8.2f} steps/s")
     print(f"ratio trainer / plain: {ours / plain:.2f}x")
 

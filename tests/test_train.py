@@ -311,3 +311,16 @@ def test_resuming_a_finished_run_says_it_did_nothing(data_root, tmp_path):
     with pytest.raises(UserError, match="nothing to do: the run in .* is already complete \\(3 iterations\\)"):
         T.resume(out, progress=False)
     assert {n: (out / n).stat().st_mtime_ns for n in stamps} == stamps
+
+
+def test_precision_auto_uses_bf16_only_where_it_is_fast(tmp_path, data_root, monkeypatch):
+    """precision=auto follows acgan_lib.utils.bf16_is_fast (oneDNN's native bf16 on CPU)."""
+    from acgan_lib import utils
+
+    monkeypatch.setenv("ACGAN_DATA", str(data_root))
+    cfg = make_config("acgan-mnist", {"iters": 2, "batch_size": 4, "width": 0.25})
+    for fast in (False, True):
+        monkeypatch.setattr(T, "bf16_is_fast", lambda device, fast=fast: fast)
+        assert T.Trainer(cfg, tmp_path / f"r{fast}").bf16 is fast
+    assert T.Trainer(make_config("acgan-mnist", {"precision": "fp32", "iters": 2}), tmp_path / "f").bf16 is False
+    assert utils.bf16_is_fast("cpu") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
