@@ -432,3 +432,17 @@ def test_references_cited_in_chapters_exist():
                             .replace("{code}", "000")))
     assert cited and cited <= labels, cited - labels
     assert "shared/" not in refs and "http" not in refs
+
+
+def test_training_animation_as_webp(tmp_path):
+    """Chapter 9's animation as a lossy animated WebP: same frames, a fraction of the GIF."""
+    import numpy as np
+    run = tmp_path / "run" / "samples"
+    run.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for step in (0, 50, 100):
+        Image.fromarray(rng.integers(0, 256, (62, 62, 3), dtype=np.uint8)).save(run / f"step_{step:07d}.png")
+    gif = training_gif(tmp_path / "run", out=tmp_path / "t.gif", save_as=None)
+    webp = training_gif(tmp_path / "run", save_as=None, out=tmp_path / "t.webp")
+    assert webp.suffix == ".webp" and gif_info(webp)["frames"] == gif_info(gif)["frames"] == 3
+    assert gif_info(webp)["bytes"] < gif_info(gif)["bytes"]

@@ -12,6 +12,7 @@ Only PIL is needed (the GIF is written with ``Image.save(save_all=True)``).
 """
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ..runs import Run
 from ..sample import GRID_PAD
 from .core import chapter_dir
 
+WEBP_QUALITY = 75  # lossy WebP quality: chapter 9's 10-frame animation stays under 1 MB
 _BG = (255, 255, 255)
 _FG = (20, 20, 20)
 
@@ -53,18 +55,23 @@ def _frame_of(run_dir, step: int, max_cols: int | None):
 def training_gif(runs, out=None, save_as: str | None = "training", chapter: str | None = None,
                  max_cols: int | None = None, cols: int | None = None, zoom: int = 1,
                  frame_ms: int = 600, last_ms: int = 2000, title: str | None = None,
-                 steps: list[int] | None = None, max_frames: int | None = 24) -> Path:
-    """Write a GIF of the fixed-noise sample grids over training and return its path.
+                 steps: list[int] | None = None, max_frames: int | None = 24, fmt: str = "gif") -> Path:
+    """Write an animation (``fmt``: ``gif``, or ``webp``: lossy animated WebP, about a
+    quarter of the GIF's size for noisy sample grids) of the fixed-noise sample grids over
+    training and return its path.
 
     ``runs``: one run folder, or ``{label: run_folder}`` (panels laid out in ``cols``
     columns, default all in one row; each labelled). Frames are the steps saved by every
     run (or ``steps``); a run lacking a step shows its latest earlier grid. Each frame
     carries the caption ``iteration N`` (plus ``title``). ``max_cols`` crops every grid
     to its first columns (samples per class), ``zoom`` enlarges with nearest-neighbour
-    pixels. The GIF goes to ``out`` if given, else ``results/<chapter>/<save_as>.gif``.
-    The last frame is held for ``last_ms``.
+    pixels. The file goes to ``out`` if given (its suffix sets the format), else
+    ``results/<chapter>/<save_as>.<fmt>``. The last frame is held for ``last_ms``.
     """
     from PIL import Image, ImageDraw
+
+    webp = (Path(out).suffix.lower() if out is not None else f".{fmt}") == ".webp"
+    fmt = "webp" if webp else "gif"
 
     if isinstance(runs, (str, os.PathLike)):
         runs = {"": runs}
@@ -114,27 +121,34 @@ def training_gif(runs, out=None, save_as: str | None = "training", chapter: str 
             if label:
                 draw.text((x, y + 2), label, fill=_FG, font=font)
             canvas.paste(img, (x, y + label_h))
-        frames.append(canvas.convert("P", palette=Image.ADAPTIVE, colors=255))
+        frames.append(canvas if webp else canvas.convert("P", palette=Image.ADAPTIVE, colors=255))
 
     if out is None:
         if not save_as:
             raise ValueError("give out=<path> or save_as=<name>")
-        out = chapter_dir(chapter) / f"{save_as}.gif"
+        out = chapter_dir(chapter) / f"{save_as}.{fmt}"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.gif")
+    tmp = out.with_name(f".{out.name}.tmp{out.suffix}")
     durations = [frame_ms] * (len(frames) - 1) + [last_ms]
-    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=durations, loop=0,
-                   optimize=False, disposal=1)
+    extra = dict(lossless=False, quality=WEBP_QUALITY, method=6) if webp else dict(optimize=False, disposal=1)
+    frames[0].save(tmp, save_all=True, append_images=frames[1:], duration=durations, loop=0, **extra)
     os.replace(tmp, out)
     return out
 
 
 def show_gif(path, width: int | None = None):
-    """Display a GIF in the notebook (an ``image/gif`` output the book renders animated)."""
-    from IPython.display import Image, display
+    """Display the animation in the notebook: a GIF as an ``image/gif`` output, an animated
+    WebP as an ``<img>`` with the file inlined (both render animated in the book, offline)."""
+    from IPython.display import HTML, Image, display
 
-    display(Image(filename=str(path), width=width))
+    path = Path(path)
+    if path.suffix == ".webp":
+        data = base64.b64encode(path.read_bytes()).decode()
+        style = f' width="{width}"' if width else ' style="max-width:100%"'
+        display(HTML(f'<img src="data:image/webp;base64,{data}"{style} alt="training animation">'))
+    else:
+        display(Image(filename=str(path), width=width))
 
 
 def gif_info(path) -> dict:
