@@ -190,7 +190,7 @@ def _outputs_commit(stem: str) -> str:
 def _banner(stem: str, entry: dict):
     import nbformat
 
-    text = (f":::{{warning}} Outputs from an earlier version of this chapter\n"
+    text = (f":::{{admonition}} Outputs from an earlier version of this chapter\n:class: warning\n\n"
             f"This chapter's code changed after it was executed: the outputs below come from commit "
             f"`{entry.get('outputs_from', 'unknown')}` ({entry.get('why', '')}). Code cells without output have not "
             f"been run yet, and its results are marked *stale* in the reproduction report until the chapter "
