@@ -446,3 +446,128 @@ def test_training_animation_as_webp(tmp_path):
     webp = training_gif(tmp_path / "run", save_as=None, out=tmp_path / "t.webp")
     assert webp.suffix == ".webp" and gif_info(webp)["frames"] == gif_info(gif)["frames"] == 3
     assert gif_info(webp)["bytes"] < gif_info(gif)["bytes"]
+# ----------------------------------------------------------------------------- claims: verdict rules
+def _seed_texts():
+    """``{code: text}`` of the seed files under ../shared/seeds (001 is JSON: its abstract and
+    text); ``None`` when ../shared is absent."""
+    seeds = notebooks._root().parent / "shared" / "seeds"
+    if not seeds.is_dir():
+        return None
+    out = {}
+    for path in sorted(seeds.glob("00[0-4]_*.txt")):
+        text = path.read_text()
+        try:
+            d = json.loads(text)
+            text = "\n".join(v for v in d.values() if isinstance(v, str))
+        except ValueError:
+            pass
+        out[path.name[:3]] = " ".join(text.split())
+    return out
+
+
+def test_claims_table_covers_the_sources_with_verbatim_quotes():
+    from acgan_lib.book.claims import CLAIMS, KINDS
+    assert len(CLAIMS) >= 50
+    assert {c.source[:3] for c in CLAIMS} == {"000", "001", "002", "003", "004"}
+    for c in CLAIMS:
+        assert c.quote and c.kind in KINDS, c.id
+        assert not c.budget or c.kind == "absolute", c.id  # orderings/ratios are never "not comparable"
+        assert c.rule.kind != "info", c.id                 # four outcomes only
+    texts = _seed_texts()
+    if texts is None:
+        pytest.skip("../shared/seeds is absent")
+    for c in CLAIMS:
+        assert " ".join(c.quote.split()) in texts[c.source[:3]], (c.id, c.quote)
+
+
+def _results(chapter, metrics, scale="cpu", **params):
+    return {chapter: {"provenance": {"scale": scale, "params": params}, "metrics": metrics}}
+
+
+def _decide(cid, results):
+    from acgan_lib.book import report
+    from acgan_lib.book.claims import by_id
+    return report.decide(by_id()[cid], results)
+
+
+def test_p1_compares_each_class_with_its_own_training_class():
+    def res(share, own):
+        m = {"msssim": {"28px": {"share_below_train_max": share}}}
+        if own is not None:
+            m["msssim"]["28px"]["share_below_own_class"] = own
+        return _results("05_evaluation", m)
+    assert _decide("P1", res(0.9, 0.8))["verdict"] == "reproduced"
+    d = _decide("P1", res(0.9, 0.0))  # below the hardest class, but above every own class
+    assert d["verdict"] == "not reproduced" and "own training class" in d["note"]
+    assert _decide("P1", res(0.5, 0.8))["verdict"] == "not reproduced"
+    assert _decide("P1", res(0.9, None))["verdict"] == "not run"
+
+
+def test_p2_is_measured_against_the_real_data_curve():
+    def res(s28, s8, r28, r8):
+        return _results("05_evaluation", {"resolution": {"28px": {
+            "samples_28": s28, "samples_8": s8, "real_28": r28, "real_8": r8}}})
+    assert _decide("P2", res(0.90, 0.60, 0.90, 0.50))["verdict"] == "reproduced"
+    # samples that are naive up-samplings of low-resolution images lose nothing when resized
+    assert _decide("P2", res(0.90, 0.88, 0.90, 0.50))["verdict"] == "not reproduced"
+    # an instrument that does not see resolution cannot support the claim
+    assert _decide("P2", res(0.90, 0.60, 0.90, 0.89))["verdict"] == "not reproduced"
+
+
+def test_p7_is_two_sided_with_a_quality_floor():
+    def res(ratio, copies, acc, acc_real=0.9):
+        return _results("06_overfitting", {
+            "nearest_neighbors": {"l1_median_ratio": ratio, "l1_copy_share": copies},
+            "quality": {"accuracy": acc, "accuracy_real": acc_real}})
+    assert _decide("P7", res(1.1, 0.01, 0.88))["verdict"] == "reproduced"
+    assert _decide("P7", res(0.1, 0.9, 0.95))["verdict"] == "not reproduced"   # returns training images
+    assert _decide("P7", res(2.4, 0.0, 0.85))["verdict"] == "not reproduced"   # far from everything
+    assert _decide("P7", res(1.2, 0.0, 0.10))["verdict"] == "not reproduced"   # too poor to judge
+
+
+def test_orderings_need_three_seeds_and_an_interval_excluding_zero():
+    def res(**extra):
+        return _results("02_conditional_gan", {"orderings": {
+            "2x_osls_beats_base": True, **{f"2x_osls_beats_base.{k}": v for k, v in extra.items()}}})
+    d = _decide("D5", res())
+    assert d["verdict"] == "not reproduced" and "1 seed" in d["note"] and d["seeds"] == 1
+    assert _decide("D5", res(seeds=2, ci95=[0.01, 0.02]))["verdict"] == "not reproduced"
+    assert _decide("D5", res(seeds=5))["verdict"] == "not reproduced"
+    d = _decide("D5", res(seeds=5, ci95=[-0.01, 0.02]))
+    assert d["verdict"] == "not reproduced" and "contains 0" in d["note"]
+    d = _decide("D5", res(seeds=5, ci95=[0.004, 0.02]))
+    assert d["verdict"] == "reproduced" and d["ci95"] == [0.004, 0.02]
+    assert _decide("D5", _results("02_conditional_gan", {"orderings": {"2x_osls_beats_base": False}}))[
+        "verdict"] == "not reproduced"
+
+
+def test_not_comparable_only_for_absolute_values_below_the_source_budget():
+    def res(acc, scale="cpu", **params):
+        return _results("02_conditional_gan", {"table1": {"base": {"accuracy": acc}}}, scale, **params)
+    d = _decide("D3", res(0.90, iters=3000))
+    assert d["verdict"] == "not comparable at this scale" and "18000" in d["note"]
+    assert _decide("D3", res(0.90, iters=18000))["verdict"] == "not reproduced"
+    assert _decide("D3", res(0.99, iters=3000))["verdict"] == "reproduced"   # reached with less training
+    assert _decide("D3", res(0.90, scale="full"))["verdict"] == "not reproduced"  # iters not recorded
+    # a ratio of the same instrument is judged whatever the budget
+    r = _results("02_conditional_gan", {"table1": {"dcgan": {"classifier_score_mean": 6.3},
+                                                   "real": {"classifier_score_real_mean": 9.6}}}, iters=10)
+    d = _decide("D2", r)
+    assert d["verdict"] == "not reproduced" and "9.6" in d["our value"]
+
+
+def test_report_rows_record_scale_seeds_and_interval():
+    from acgan_lib.book import report
+    from acgan_lib.book.claims import VERDICTS
+    rows = report.build()
+    json.dumps(rows)
+    for r in rows:
+        assert {"scale", "seeds", "ci95", "kind", "note", "quote"} <= set(r)
+        base = r["verdict"].removesuffix(" (stale)")
+        assert base in VERDICTS or base.startswith("not run") or base == "smoke run (no verdict)", r
+        if r["kind"] == "ordering" and base == "reproduced":
+            assert r["seeds"] >= 3 and r["ci95"] and not r["ci95"][0] <= 0 <= r["ci95"][1], r["id"]
+    smoke = _results("02_conditional_gan", {"table1": {"base": {"accuracy": 0.5}}}, "smoke", iters=6)
+    from acgan_lib.book.claims import by_id
+    assert report.evaluate_claim(by_id()["D3"], smoke)["verdict"] == "smoke run (no verdict)"
+    assert report.evaluate_claim(by_id()["D3"], smoke, {"02_conditional_gan": "abc"})["verdict"].endswith("(stale)")

@@ -2,8 +2,10 @@
 value read from ``book/results/<chapter>/metrics.json`` (never typed by hand), the scale it
 was measured at, and the verdict computed by the claim's rule.
 
-Verdicts: ``reproduced`` / ``not reproduced`` (the rule on our value), ``not comparable``
-(reported without a verdict), ``smoke run (no verdict)`` (the chapter ran at smoke scale:
+Verdicts: ``reproduced`` / ``not reproduced`` (the rule on our value; an ordering is
+reproduced only with >= 3 seeds and a 95 % interval that excludes 0, the ``note`` says
+why not), ``not comparable at this scale`` (an absolute value measured with less training
+than the source's, that misses the source's value), ``smoke run (no verdict)`` (the chapter ran at smoke scale:
 the numbers only prove the code runs), ``not run`` (no value; ``not run (needs CIFAR-10)``
 when the measurement needs a dataset this machine lacks).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -44,29 +47,146 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def lookup(results: dict, ref: str):
+    """The value of ``"<chapter>:<path>"`` (or of the quotient ``"A / B"`` of two such keys)
+    in ``results`` (``{chapter: metrics.json content}``); :data:`MISSING` when absent.
+    ``"A | B"``: A, else B when A is absent (a key renamed since the chapter last ran)."""
+    if " / " in ref:
+        a, b = (lookup(results, part.strip()) for part in ref.split(" / ", 1))
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b)) or b == 0:
+            return MISSING
+        return a / b
+    if " | " in ref:
+        for alt in ref.split(" | "):
+            v = lookup(results, alt.strip())
+            if v is not MISSING:
+                return v
+        return MISSING
+    chapter, path = ref.split(":", 1)
+    return resolve(results.get(chapter, {}).get("metrics", {}), path)
+
+
+def measure(results: dict, metric: str, relative_to: str = "", compare: str = "ratio"):
+    """``(value, text)``: the metric, divided by ``relative_to`` when given (``compare:
+    log_ratio`` divides the logarithms), and how it was obtained, for the report."""
+    v = lookup(results, metric)
+    if not relative_to or v is MISSING or v is None:
+        return v, _fmt(v)
+    r = lookup(results, relative_to)
+    num = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
+    if not (num(v) and num(r)):
+        return MISSING, f"{_fmt(v)} (reference {_fmt(r)})"
+    if compare == "log_ratio":
+        if v <= 0 or r <= 0 or r == 1:
+            return MISSING, f"{_fmt(v)} (reference {_fmt(r)})"
+        out = math.log(v) / math.log(r)
+        return out, f"log {_fmt(v)} / log {_fmt(r)} (real) = {_fmt(out)}"
+    if r == 0:
+        return MISSING, f"{_fmt(v)} (reference 0)"
+    return v / r, f"{_fmt(v)} / {_fmt(r)} (real) = {_fmt(v / r)}"
+
+
+def _first(ref: str) -> tuple[str, str]:
+    return tuple(ref.split(" / ")[0].split(" | ")[0].strip().split(":", 1))
+
+
+def below_budget(claim: Claim, prov: dict) -> tuple[bool, str]:
+    """Whether the run measuring ``claim`` had less than the source's training budget
+    (``claim.budget``: ``{param: source value}``, compared with the chapter's recorded params;
+    a param the chapter did not record counts as below unless the scale is ``full``)."""
+    params, notes, below = prov.get("params", {}) or {}, [], False
+    for name, theirs in claim.budget.items():
+        ours = params.get(name)
+        if isinstance(ours, (int, float)):
+            below |= ours < theirs
+            notes.append(f"{name} {ours:g} vs the source's {theirs:g}")
+        else:
+            below |= prov.get("scale") != "full"
+            notes.append(f"source {name} {theirs:g}; ours not recorded ({prov.get('scale')} scale)")
+    return below, "; ".join(notes)
+
+
+def seeds_and_interval(claim: Claim, results: dict) -> tuple[int, list | None]:
+    """Number of seeds and 95 % interval recorded for the claim's metric (``<path>.seeds`` and
+    ``<path>.ci95`` beside it, or the paths the claim names); 1 and ``None`` when absent."""
+    chapter, path = _first(claim.metric)
+    seeds = lookup(results, claim.seeds or f"{chapter}:{path}.seeds")
+    ci = lookup(results, claim.ci95 or f"{chapter}:{path}.ci95")
+    seeds = int(seeds) if isinstance(seeds, (int, float)) and not isinstance(seeds, bool) else 1
+    ci = list(ci) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
+    return seeds, ci
+
+
+def ordering_supported(seeds: int, ci: list | None) -> str:
+    """Empty when an ordering holding in our runs may be called reproduced (>= 3 seeds and a
+    95 % interval of the difference that excludes 0); else the reason it may not."""
+    if seeds < 3:
+        return f"holds, but in {seeds} seed{'s' if seeds != 1 else ''} (needs >= 3 and a 95 % interval)"
+    if ci is None:
+        return f"holds in {seeds} seeds, but no 95 % interval was recorded"
+    if ci[0] <= 0 <= ci[1]:
+        return f"holds on average over {seeds} seeds, but the 95 % interval [{ci[0]:.3g}, {ci[1]:.3g}] contains 0"
+    return ""
+
+
+def decide(claim: Claim, results: dict) -> dict:
+    """The verdict of ``claim`` on ``results`` (no stale or smoke handling): one of
+    :data:`~acgan_lib.book.claims.VERDICTS`, with a note saying why."""
+    chapter, _ = _first(claim.metric)
+    prov = results.get(chapter, {}).get("provenance", {})
+    ours, shown = measure(results, claim.metric, claim.relative_to, claim.compare)
+    parts = [("", ours, shown, claim.rule, claim.metric if not claim.relative_to else claim.relative_to)]
+    for c in claim.also:
+        v, txt = measure(results, c.metric, c.relative_to, c.compare)
+        parts.append((c.label or c.metric.split(":", 1)[1], v, txt, c.rule, c.relative_to or c.metric))
+    seeds, ci = seeds_and_interval(claim, results)
+    out = {"ours": ours, "our value": shown + "".join(f"; {lab}: {txt}" for lab, _, txt, _, _ in parts[1:]),
+           "seeds": seeds, "ci95": ci, "note": ""}
+    if ours is MISSING or ours is None:
+        return {**out, "verdict": "not run"}
+    held = [(lab, r.holds(v) if v is not MISSING and v is not None else None, r, ref)
+            for lab, v, _, r, ref in parts]
+    failed = [f"{lab or 'value'} fails {r.describe()}" for lab, ok, r, _ in held if ok is False]
+    missing = [ref for _, ok, _, ref in held if ok is None]
+    below, budget_note = below_budget(claim, prov) if claim.kind == "absolute" and claim.budget else (False, "")
+    if claim.kind == "absolute" and below and (failed or missing):
+        return {**out, "verdict": "not comparable at this scale",
+                "note": f"less training than the source ({budget_note})"}
+    if failed:
+        return {**out, "verdict": "not reproduced", "note": "; ".join(failed)}
+    if missing:
+        return {**out, "verdict": "not run", "note": "no value yet for " + ", ".join(missing)}
+    if claim.kind == "ordering":
+        reason = ordering_supported(seeds, ci)
+        if reason:
+            return {**out, "verdict": "not reproduced", "note": reason}
+    note = f"reached with less training than the source ({budget_note})" if below else ""
+    return {**out, "verdict": "reproduced", "note": note}
+
+
 def evaluate_claim(claim: Claim, results: dict, stale: dict | None = None) -> dict:
     """One row of the report. A claim measured by a chapter on the stale list keeps the
     verdict of its (older) outputs, marked "(stale)"."""
-    chapter, path = claim.metric.split(":", 1)
-    data = results.get(chapter, {})
-    prov = data.get("provenance", {})
-    ours = resolve(data.get("metrics", {}), path)
+    chapter, _ = _first(claim.metric)
+    prov = results.get(chapter, {}).get("provenance", {})
+    d = decide(claim, results)
+    ours = d["ours"]
     scale = prov.get("scale") if ours is not MISSING else None
-    if ours is MISSING or ours is None:
-        verdict = "not run"
-        if claim.needs and not have_dataset(claim.needs):
-            verdict = f"not run (needs {'CIFAR-10' if claim.needs == 'cifar10' else claim.needs})"
+    verdict, note = d["verdict"], d["note"]
+    if verdict == "not run" and ours is MISSING and claim.needs and not have_dataset(claim.needs):
+        verdict = f"not run (needs {'CIFAR-10' if claim.needs == 'cifar10' else claim.needs})"
     elif scale == "smoke":
-        verdict = "smoke run (no verdict)"
-    else:
-        verdict = claim.rule.verdict(ours)
+        verdict, note = "smoke run (no verdict)", ""
     is_stale = ours is not MISSING and chapter in (stale or {})
     if is_stale:
         verdict += " (stale)"
     protocol = claim.protocol + (f"; scale {scale}" if scale else "")
     return {"id": claim.id, "source": claim.source, "claim": claim.claim, "source value": claim.source_value,
-            "our value": _fmt(ours), "protocol and scale": protocol, "rule": claim.rule.describe(),
-            "verdict": verdict, "metric": claim.metric, "scale": scale, "why": claim.why,
+            "our value": d["our value"] if ours is not MISSING else _fmt(MISSING),
+            "protocol and scale": protocol, "rule": claim.rule.describe(),
+            "verdict": verdict, "note": note, "kind": claim.kind, "metric": claim.metric, "scale": scale,
+            "seeds": d["seeds"] if scale else None, "ci95": d["ci95"], "budget": claim.budget or None,
+            "quote": claim.quote, "why": claim.why,
             "commit": prov.get("commit") if scale else None, "stale": is_stale}
 
 
@@ -77,11 +197,13 @@ def build(results: dict | None = None) -> list[dict]:
     return [evaluate_claim(c, results, stale) for c in CLAIMS]
 
 
-def summary(rows: list[dict]) -> dict:
+def summary(rows: list[dict], stale_apart: bool = True) -> dict:
+    """Claims per verdict; ``stale_apart``: claims of stale chapters counted as one group."""
     out: dict[str, int] = {}
     for r in rows:
-        key = r["verdict"].split(" (")[0] if r["verdict"].startswith("not run") else r["verdict"]
-        key = "stale (chapter changed, not re-executed)" if r.get("stale") else key
+        key = r["verdict"].removesuffix(" (stale)")
+        key = key.split(" (")[0] if key.startswith("not run") else key
+        key = "stale (chapter changed, not re-executed)" if r.get("stale") and stale_apart else key
         out[key] = out.get(key, 0) + 1
     return out
 
@@ -93,19 +215,22 @@ def not_reproduced(rows: list[dict]) -> list[str]:
     for r in rows:
         if r["verdict"].startswith("not reproduced"):
             out.append(f"{r['id']} ({r['source']}): {r['claim']}. Source: {r['source value']}; ours: {r['our value']} "
-                       f"({r['scale']} scale; rule: {r['rule']})." + (f" Known differences: {r['why']}." if r["why"] else ""))
+                       f"({r['scale']} scale; rule: {r['rule']})." + (f" Why: {r['note']}." if r.get("note") else "")
+                       + (f" Known differences: {r['why']}." if r["why"] else ""))
     return out
 
 
-COLUMNS = ["id", "source", "claim", "source value", "our value", "protocol and scale", "verdict"]
+COLUMNS = ["id", "source", "claim", "source value", "our value", "protocol and scale", "verdict", "note"]
 
 
 def to_text(rows: list[dict]) -> str:
     """One line per claim (id, verdict, our value, source, claim) and a count of verdicts."""
-    lines = [f"{r['id']:<4} {r['verdict']:<24} ours {r['our value']:<10} | {r['source']}: {r['claim'][:90]}"
+    lines = [f"{r['id']:<4} {r['verdict']:<29} ours {r['our value'][:40]:<10} | {r['source']}: {r['claim'][:80]}"
              for r in rows]
     counts = ", ".join(f"{k}: {v}" for k, v in summary(rows).items())
-    return "\n".join(lines + [f"-- {len(rows)} claims ({counts})"])
+    verdicts = ", ".join(f"{k}: {v}" for k, v in summary(rows, stale_apart=False).items())
+    tail = f"; verdicts, stale ones included: {verdicts}" if any(r.get("stale") for r in rows) else ""
+    return "\n".join(lines + [f"-- {len(rows)} claims ({counts}{tail})"])
 
 
 # ----------------------------------------------------------------------------- HTML (chapter 10)
@@ -129,7 +254,7 @@ def chapter_link(metric: str, book_dir: Path | None = None) -> str:
     """The page (and section anchor) of the chapter that measures ``metric``
     (``"<chapter>:<path>"``): the last heading above the chapter's ``save_result`` call whose key
     (``{...}`` placeholders match any one key) is the longest prefix of the path."""
-    chapter, path = metric.split(":", 1)
+    chapter, path = _first(metric)
     book_dir = book_dir or Path(__file__).resolve().parents[2] / "book"
     stem = chapter.split("-")[0]
     page = chapter if (book_dir / f"{chapter}.ipynb").exists() else stem
@@ -170,10 +295,12 @@ def to_html(rows: list[dict]) -> str:
         out.append(_heading(code, len(group), "claims"))
         out.append(f'<table class="acgan-claims"><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>')
         for r in group:
-            detail = f"{r['source']}. Measured: {r['protocol and scale']}. Rule: {r['rule']}."
+            detail = (f"{r['source']}" + (f": \u201c{r['quote']}\u201d" if r.get("quote") else "")
+                      + f". Measured: {r['protocol and scale']}. Rule: {r['rule']}.")
+            note = f"<br><small>{e(r['note'])}</small>" if r.get("note") else ""
             out.append(f'<tr><td><a href="{chapter_link(r["metric"])}">{e(r["id"])}</a></td>'
                        f"<td>{e(r['claim'])}<br><small>{e(detail)}</small></td><td>{e(r['source value'])}</td>"
-                       f"<td>{e(r['our value'])}</td><td>{e(r['verdict'])}</td></tr>")
+                       f"<td>{e(r['our value'])}</td><td>{e(r['verdict'])}{note}</td></tr>")
         out.append("</tbody></table>")
     return "\n".join(out + ["</div>"])
 
