@@ -125,6 +125,12 @@ def test_prose_edit_keeps_outputs_and_new_code_gets_none():
                      ("code", "show(a)", []), ("markdown", "more", []), ("code", "print(b2)", [])]
     assert notebooks._unexecuted(out) == [4, 5]
     assert len({c["id"] for c in out.cells}) == len(out.cells)
+    # a later source edit: cells that never ran are not kept as if they had
+    newer = _nb([("md", "# Title"), ("code", "scale = 'cpu'"), ("md", "new prose"), ("code", "a = 1"),
+                 ("code", "show(a, b)"), ("md", "more"), ("code", "print(b2)")])
+    again = notebooks.merge_notebook(out, newer)
+    assert [c.source for c in again.cells if c.cell_type == "code"] == \
+        ["scale = 'cpu'", "a = 1", "print(b)", "show(a, b)", "print(b2)"]
 
 
 def test_committed_book_has_a_consistent_stale_list():

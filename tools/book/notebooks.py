@@ -245,7 +245,10 @@ def merge_notebook(old, new, banner=None):
     cell) before the first code cell. Returns ``old``, modified."""
     old_code = [c for c in old.cells if c.cell_type == "code"]
     injected = [c for c in old_code if INJECTED_TAG in c.metadata.get("tags", [])]
-    old_code = [c for c in old_code if INJECTED_TAG not in c.metadata.get("tags", [])]
+    # only code that ran counts as "what ran": cells an earlier refresh added without running
+    # them are rebuilt from the current source
+    old_code = [c for c in old_code if INJECTED_TAG not in c.metadata.get("tags", [])
+                and (c.get("execution_count") is not None or not c.source.strip())]
     for c in injected:  # the header shows the parameters: no second "# Parameters" cell in the HTML
         hide_cell(c)
     old_md = {c.source.strip(): c for c in old.cells if c.cell_type == "markdown"}
