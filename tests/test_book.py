@@ -353,6 +353,8 @@ def test_header_shows_threads_and_the_chapters_own_knobs(monkeypatch, tmp_path):
     assert ctx["commit"] == "abc1234"
     import torch
     assert ctx["threads"].startswith(f"{torch.get_num_threads()} torch thread")
+    from acgan_lib.utils import bf16_is_fast, resolve_device
+    assert ctx["precision"].startswith("bf16 autocast" if bf16_is_fast(resolve_device("auto")) else "fp32")
     line = core.scale_line("cpu", {"iters": 500, "batch_size": 32, "n_probe": 1000})
     assert "500 training iterations at batch 32" in line and "n_probe=1,000" in line and "3,000" not in line
     assert "6 training iterations at batch 8" in core.scale_line("smoke", {"iters": 6, "n_eval": 50})

@@ -38,7 +38,8 @@ from ..config import SCALES, scaled_config
 from ..data import data_root, dataset_info, is_available
 from ..runs import Run
 from ..train import train_or_load
-from ..utils import UserError, atomic_write_json, atomic_write_bytes, device_name, git_commit
+from ..utils import (UserError, atomic_write_bytes, atomic_write_json, bf16_is_fast, device_name, git_commit,
+                     resolve_device)
 
 SCALE_NOTES = {
     "smoke": "smoke test: a handful of iterations on tiny batches; it only checks that the "
@@ -247,7 +248,8 @@ def provenance(chapter: str, scale: str, **params) -> None:
         raise UserError(f"unknown scale '{scale}' (choose from {', '.join(SCALES)})")
     info = {
         "chapter": chapter, "scale": scale, "params": {k: _jsonable(v) for k, v in params.items()},
-        "device": device_name(), "threads": threads_line(), "library_version": __version__,
+        "device": device_name(), "threads": threads_line(), "precision": precision_line(),
+        "library_version": __version__,
         "commit": os.environ.get(COMMIT_ENV) or git_commit(),
         "python": platform.python_version(), "torch": torch.__version__,
         "executed_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -269,6 +271,7 @@ def provenance(chapter: str, scale: str, **params) -> None:
                                      for k, v in params.items()) or "none"),
             ("device", html.escape(info["device"])),
             ("threads", html.escape(info["threads"])),
+            ("precision", html.escape(info["precision"])),
             ("library", f"acgan_lib {__version__}, commit <code>{html.escape(info['commit'])}</code> "
                         f"(Python {info['python']}, torch {info['torch']})"),
             ("executed", info["executed_at"]),
@@ -280,10 +283,18 @@ def provenance(chapter: str, scale: str, **params) -> None:
                        "parameters: " + ", ".join(f"{k}={v!r}" for k, v in params.items()),
                        f"device:     {info['device']}",
                        f"threads:    {info['threads']}",
+                       f"precision:  {info['precision']}",
                        f"library:    acgan_lib {__version__} (commit {info['commit']})",
                        f"executed:   {info['executed_at']}",
                        "wall time:  not recorded"])
     _display(_Rich(h, plain))
+
+
+def precision_line() -> str:
+    """What ``precision=auto`` (every preset's default) trains with here (see
+    :func:`acgan_lib.utils.bf16_is_fast`)."""
+    dev = resolve_device("auto")
+    return ("bf16 autocast" if bf16_is_fast(dev) else "fp32") + f" (precision=auto on {dev.type})"
 
 
 def threads_line() -> str:
@@ -349,7 +360,7 @@ def save_result(chapter: str, key: str, value) -> object:
     data = json.loads(path.read_text()) if path.exists() else {}
     data.setdefault("chapter", chapter)
     if _CONTEXT.get("chapter") == chapter:
-        prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "threads", "library_version", "commit",
+        prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "threads", "precision", "library_version", "commit",
                                          "executed_at")}
         prov["wall_time_s"] = data.get("provenance", {}).get("wall_time_s")
         data["provenance"] = prov
