@@ -18,7 +18,7 @@ Jupyter Book build, Chromium page check) is in the checkout's ``tools/book/``, r
 from .code import source
 from .core import (knobs, cifar10_status, have_dataset, load_results, notice, provenance,
                    require_dataset, run, save_result, scales_table, show, table)
-from .evaluation import (HEADINGS, accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
+from .evaluation import (accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
                          headings, nearest_neighbors_figure, synthetic_table)
 from .figures import (architecture_table, compare_grids, compare_runs, diversity_over_time, grids_over_time,
                       model_diagram, plot_losses, plot_series, show_grid)
@@ -27,7 +27,7 @@ __all__ = [
     "source", "knobs", "cifar10_status", "have_dataset", "load_results", "notice", "provenance",
     "require_dataset", "run", "save_result", "scales_table", "show", "table",
     "accuracy_over_time", "classifier", "evaluate", "fixed_z_figure", "interpolation_figure",
-    "HEADINGS", "headings", "nearest_neighbors_figure", "synthetic_table",
+    "headings", "nearest_neighbors_figure", "synthetic_table",
     "architecture_table", "compare_grids", "compare_runs", "diversity_over_time", "grids_over_time",
     "model_diagram", "plot_losses", "plot_series", "show_grid",
 ]
