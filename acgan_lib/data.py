@@ -10,7 +10,6 @@ read-only); with internet, torchvision downloads whatever is missing.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import pickle
 import shutil
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
-from .utils import UserError
+from .utils import UserError, file_hash
 
 
 @dataclass(frozen=True)
@@ -145,12 +144,8 @@ _HASH_CACHE: dict[tuple, str] = {}
 def _file_hash(path: Path, algo: str) -> str:
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns, algo)
-    if key not in _HASH_CACHE:
-        h = hashlib.new(algo)
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-        _HASH_CACHE[key] = h.hexdigest()
+    if key not in _HASH_CACHE:  # hashing 180 MB takes a second: once per file version
+        _HASH_CACHE[key] = file_hash(path, algo)
     return _HASH_CACHE[key]
 
 

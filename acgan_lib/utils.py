@@ -2,6 +2,7 @@
 checkpoint reading, device selection and run provenance (git commit, device name)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -35,6 +36,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def file_hash(path, algo: str = "sha256") -> str:
+    """Hex digest of a file (``algo``: any :mod:`hashlib` name), read in 1 MiB blocks: the
+    one hasher of the dataset checks, pinned classifiers and FID reference statistics."""
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -209,8 +220,6 @@ def source_state() -> dict | None:
         changes = [ln for ln in (status.stdout.splitlines() if status else []) if ln.strip()]
         digest = None
         if changes:
-            import hashlib
-
             h = hashlib.sha256()
             diff = _git(["diff", "HEAD", "--binary", *_pathspec()], binary=True)
             h.update(diff.stdout if diff else b"")

@@ -13,7 +13,6 @@ The test accuracy is also written beside it as ``<name>.json``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,7 +27,8 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data import dataset_info, exact_test_count, load_dataset, to_float
-from ..utils import UserError, atomic_torch_save, atomic_write_json, device_name, git_commit, resolve_device
+from ..utils import (UserError, atomic_torch_save, atomic_write_json, device_name, file_hash, git_commit,
+                     resolve_device)
 from .scores import classifier_score
 
 FORMAT = "acgan_lib-classifier-1"
@@ -427,12 +427,7 @@ def pin_classifier(path, command: str, data_root=None) -> dict:
     return entry
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_file = file_hash  # (path) -> sha256 hex digest
 
 
 def classifier_dir() -> Path:

@@ -21,7 +21,6 @@ float64 (32 MiB): too large to commit, recomputed once per machine.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, select_classes
-from ..utils import UserError, atomic_torch_save, atomic_write_text, device_name
+from ..utils import UserError, atomic_torch_save, atomic_write_text, device_name, file_hash
 from . import classifiers, scores
 
 STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")
@@ -50,12 +49,7 @@ def reference_path(dataset: str, n_real: int, seed: int = 0, class_ids: list[int
     return classifiers.classifier_dir() / "stats" / f"{info.name}{cls}-tfinception-train{n_real}-seed{seed}.pt"
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_of = file_hash  # (path) -> sha256 hex digest
 
 
 def registry() -> dict:
