@@ -38,7 +38,8 @@ def test_overrides_are_typed():
 
 
 def test_noise_schedule_three_stages():
-    cfg = make_config("acgan-fmnist", iters=300)
+    assert make_config("acgan-fmnist").noise_stages() == [(0.0, 0.1)]  # the paper's constant 0.1
+    cfg = make_config("acgan-fmnist-000-noise", iters=300)
     assert [cfg.noise_std_at(i) for i in (0, 101, 102, 200, 201, 299)] == [0.2, 0.2, 0.1, 0.1, 0.0, 0.0]
     assert parse_noise("0.1@0.5") == [(0.0, 0.0), (0.5, 0.1)]
 

@@ -475,3 +475,24 @@ def test_evaluate_run_caches_in_run_folder(tmp_path, fake_mnist, trained_clf, mo
     assert len(calls) == 2 and len(list((run / "eval").glob("metrics-*.json"))) == 2
     with pytest.raises(UserError, match="checkpoint not found"):
         metrics.evaluate_run(tmp_path / "nothing", n=100)
+
+
+# ------------------------------------------------------------------- orderings over seeds
+def test_ordering_known_answer():
+    from acgan_lib.metrics.seeds import ordering, paired_interval
+    # differences 2, 3, 4: mean 3, sd 1, t(0.975, 2) = 4.302653 -> half width 2.484138
+    mean, ci = paired_interval([3, 5, 7], [1, 2, 3])
+    assert mean == pytest.approx(3.0) and ci == pytest.approx([0.515862, 5.484138], abs=1e-6)
+    out = ordering("fid_lower", a=[1, 2, 3], b=[3, 5, 7], lower_is_better=True)
+    assert out["fid_lower"] is True and out["fid_lower.seeds"] == 3
+    assert out["fid_lower.ci95"] == pytest.approx([0.515862, 5.484138], abs=1e-6)
+    one = ordering("x", a=[0.9], b=[0.8])
+    assert one["x"] is True and one["x.ci95"] is None and one["x.seeds"] == 1
+
+
+def test_ordering_bad_input():
+    from acgan_lib.metrics.seeds import ordering
+    with pytest.raises(UserError, match="same seeds on both sides"):
+        ordering("x", a=[1, 2, 3], b=[1, 2])
+    with pytest.raises(UserError, match="finite"):
+        ordering("x", a=[1, float("nan")], b=[1, 2])

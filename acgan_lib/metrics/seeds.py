@@ -1,0 +1,59 @@
+"""Orderings over training seeds: how the book measures "A beats B".
+
+An ordering claim of the sources (one-sided label smoothing beats the base CGAN, fine-tuning
+helps, more classes per model lower diversity, ...) is a statement about training
+procedures, not about one run, so the book trains each side with the same seeds and reports
+the mean of the per-seed differences with a 95 % Student-t interval over seeds (paired by
+seed: seed s of A and seed s of B start from the same random stream). The report calls an
+ordering reproduced only with >= 3 seeds and an interval that excludes 0 (issue 13; a
+bootstrap over 3 seeds is degenerate, so it is not used).
+
+:func:`ordering` returns flat keys for a chapter's ``metrics.json``, in the layout the
+report reads (``orderings.<name>`` and ``orderings.<name>.seeds`` / ``.ci95`` beside it)::
+
+    from acgan_lib.metrics.seeds import ordering
+    book.save_result(CH, "orderings", {
+        **ordering("2x_osls_beats_base", a=[0.93, 0.95, 0.94], b=[0.90, 0.91, 0.93]),
+    })
+"""
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+from ..utils import UserError
+
+METHOD = "mean of per-seed differences, 95 % Student-t interval over seeds (paired by seed)"
+
+
+def paired_interval(a, b, confidence: float = 0.95) -> tuple[float, list[float] | None]:
+    """Mean of ``a[i] - b[i]`` and its two-sided Student-t interval over the pairs
+    (``None`` with fewer than 2 pairs: one seed has no spread to estimate)."""
+    a, b = [float(x) for x in a], [float(x) for x in b]
+    if len(a) != len(b) or not a:
+        raise UserError(f"an ordering needs the same seeds on both sides (got {len(a)} and {len(b)} values)")
+    if not all(math.isfinite(x) for x in a + b):
+        raise UserError("an ordering needs finite values on both sides")
+    d = [x - y for x, y in zip(a, b)]
+    n, mean = len(d), sum(d) / len(d)
+    if n < 2:
+        return mean, None
+    sd = math.sqrt(sum((x - mean) ** 2 for x in d) / (n - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return mean, [mean - half, mean + half]
+
+
+def ordering(name: str, a, b, lower_is_better: bool = False) -> dict:
+    """``{name: holds, name.diff, name.seeds, name.ci95, name.a, name.b, name.method}``:
+    whether A beats B on average over the seeds (``a`` and ``b``: one value per seed, same
+    seed order), the mean difference oriented so that positive means "A better", and its 95 %
+    interval over seeds (``None`` below 2 seeds)."""
+    sign = -1.0 if lower_is_better else 1.0
+    mean, ci = paired_interval([sign * x for x in a], [sign * x for x in b])
+    return {name: mean > 0, f"{name}.diff": mean, f"{name}.seeds": len(list(a)),
+            f"{name}.ci95": ci, f"{name}.a": [float(x) for x in a], f"{name}.b": [float(x) for x in b],
+            f"{name}.method": METHOD}
+
+
+__all__ = ["METHOD", "paired_interval", "ordering"]
