@@ -490,6 +490,14 @@ def test_ordering_known_answer():
     assert one["x"] is True and one["x.ci95"] is None and one["x.seeds"] == 1
 
 
+def test_interval_side_has_three_outcomes():
+    from acgan_lib.metrics.seeds import interval_side, ordering
+    assert interval_side([0.01, 0.2]) == 1 and interval_side([-0.3, -0.1]) == -1
+    assert interval_side([-0.1, 0.2]) == 0 and interval_side([0.0, 0.2]) == 0 and interval_side(None) == 0
+    out = ordering("x", a=[1, 2, 3], b=[3, 5, 7])    # B higher in every seed
+    assert out["x"] is False and interval_side(out["x.ci95"]) == -1
+
+
 def test_ordering_bad_input():
     from acgan_lib.metrics.seeds import ordering
     with pytest.raises(UserError, match="same seeds on both sides"):

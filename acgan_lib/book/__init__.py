@@ -16,15 +16,17 @@ Jupyter Book build, Chromium page check) is in the checkout's ``tools/book/``, r
 ``python -m acgan_lib.book execute|refresh|build|check|screenshot|report``.
 """
 from .code import source
-from .core import (knobs, cifar10_status, have_dataset, load_results, notice, provenance,
-                   require_dataset, run, save_result, scales_table, show, table)
+from .core import (knobs, cifar10_status, have_dataset, load_results, mean_sd, notice,
+                   ordering_finding, orderings_table, provenance, require_dataset, run, save_result,
+                   scales_table, show, table)
 from .evaluation import (accuracy_over_time, classifier, evaluate, fixed_z_figure, interpolation_figure,
                          headings, nearest_neighbors_figure, synthetic_table)
 from .figures import (architecture_table, compare_grids, compare_runs, diversity_over_time, grids_over_time,
                       model_diagram, plot_losses, plot_series, show_grid)
 
 __all__ = [
-    "source", "knobs", "cifar10_status", "have_dataset", "load_results", "notice", "provenance",
+    "source", "knobs", "cifar10_status", "have_dataset", "load_results", "mean_sd", "notice",
+    "ordering_finding", "orderings_table", "provenance",
     "require_dataset", "run", "save_result", "scales_table", "show", "table",
     "accuracy_over_time", "classifier", "evaluate", "fixed_z_figure", "interpolation_figure",
     "headings", "nearest_neighbors_figure", "synthetic_table",

@@ -36,6 +36,7 @@ import torch
 from .. import __version__
 from ..config import SCALES, scaled_config
 from ..data import data_root, dataset_info, is_available
+from ..metrics.seeds import interval_side
 from ..runs import Run
 from ..train import train_or_load
 from ..utils import (UserError, atomic_write_bytes, atomic_write_json, bf16_is_fast, device_name, git_commit,
@@ -437,3 +438,43 @@ def table(rows, columns=None, index=None, floatfmt: str = "{:.4g}"):
 
     sty = df.style.format(fmt).set_table_attributes('class="dataframe acgan-table"')
     return sty if index else sty.hide(axis="index")
+
+
+OUTCOMES = {1: "holds (interval above 0)", -1: "reversed (interval below 0)",
+            0: "not separated (interval contains 0)"}
+
+
+def orderings_table(orderings: dict, labels: dict):
+    """The orderings of :func:`acgan_lib.metrics.seeds.ordering` (its flat keys, as saved
+    under ``orderings``) as a table: one row per ``{name: "A beats B on X"}`` in ``labels``,
+    with the seeds, the mean per-seed difference (positive: the ordering holds), its 95 %
+    interval and the outcome the interval supports."""
+    rows = []
+    for name, label in labels.items():
+        ci = orderings[f"{name}.ci95"]
+        rows.append({"ordering": label, "seeds": orderings[f"{name}.seeds"],
+                     "mean difference (+: holds)": orderings[f"{name}.diff"],
+                     "95 % interval": f"[{ci[0]:+.3g}, {ci[1]:+.3g}]" if ci else "none (1 seed)",
+                     "outcome": OUTCOMES[interval_side(ci)] if ci else "no interval (1 seed)"})
+    return table(rows, floatfmt="{:+.3g}")
+
+
+def ordering_finding(orderings: dict, name: str, holds: str, reversed_: str,
+                     unresolved: str) -> str:
+    """The sentence an ordering's interval supports, for a chapter's generated prose:
+    ``holds`` (interval above 0), ``reversed_`` (below 0) or ``unresolved`` (it contains 0,
+    or one seed gave none), then "(mean difference d, 95 % interval [lo, hi])"."""
+    ci = orderings[f"{name}.ci95"]
+    said = {1: holds, -1: reversed_, 0: unresolved}[interval_side(ci)]
+    where = f"95 % interval [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "one seed: no interval"
+    return f"{said} (mean difference {orderings[name + '.diff']:+.3f}, {where})"
+
+
+def mean_sd(values, fmt: str = "{:.3f}") -> str:
+    """``"mean ± sd"`` of one value per seed (sample sd; the mean alone for one seed)."""
+    v = [float(x) for x in values]
+    m = sum(v) / len(v)
+    if len(v) < 2:
+        return fmt.format(m)
+    sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5
+    return f"{fmt.format(m)} ± {fmt.format(sd)}"

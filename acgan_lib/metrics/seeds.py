@@ -56,4 +56,14 @@ def ordering(name: str, a, b, lower_is_better: bool = False) -> dict:
             f"{name}.method": METHOD}
 
 
-__all__ = ["METHOD", "paired_interval", "ordering"]
+def interval_side(ci) -> int:
+    """Where a 95 % interval of the difference ``[lo, hi]`` lies: ``1`` above 0 (A beats B),
+    ``-1`` below 0 (B beats A), ``0`` when it contains 0 or is missing (fewer than 2 seeds):
+    the three outcomes a chapter's generated sentence must handle."""
+    if not ci:
+        return 0
+    lo, hi = ci
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
+__all__ = ["METHOD", "interval_side", "ordering", "paired_interval"]
