@@ -549,6 +549,33 @@ def test_orderings_need_three_seeds_and_an_interval_excluding_zero():
         "verdict"] == "not reproduced"
 
 
+def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_interval_says():
+    from acgan_lib import book
+    from acgan_lib.metrics.seeds import ordering
+
+    def res(chapter, name, a, b):
+        return _results(chapter, {"orderings": ordering(name, a, b)})
+    n1 = "04_activation_noise", "schedule_beats_none_accuracy"
+    hi, lo, mixed = [0.80, 0.82, 0.85], [0.70, 0.71, 0.76], [0.75, 0.76, 0.80]
+    assert _decide("N1", res(*n1, hi, lo))["verdict"] == "reproduced"
+    assert _decide("N1", res(*n1, lo, hi))["verdict"] == "not reproduced"   # the schedule hurt
+    d = _decide("N1", res(*n1, [0.80, 0.70, 0.85], mixed))               # holds on average only
+    assert d["verdict"] == "not reproduced" and "contains 0" in d["note"]
+    assert _decide("N1", res(*n1, hi[:2], lo[:2]))["verdict"] == "not reproduced"  # 2 seeds
+    p10 = "07_class_splitting", "msssim_rises_with_classes"
+    assert _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] == "reproduced"
+    assert _decide("P10", res(*p10, [0.74, 0.73, 0.75], [0.85, 0.84, 0.86]))["verdict"] == "not reproduced"
+    # the generated sentence and the table follow the interval, whichever way it falls
+    for a, b, word in [(hi, lo, "H"), (lo, hi, "R"), ([0.80, 0.70, 0.85], mixed, "U")]:
+        o = ordering("x", a, b)
+        said = book.ordering_finding(o, "x", "H", "R", "U")
+        assert said.startswith(word + " (mean difference") and "95 % interval" in said
+        outcome = book.orderings_table(o, {"x": "A beats B"}).data["outcome"][0]
+        assert outcome.split()[0] == {"H": "holds", "R": "reversed", "U": "not"}[word]
+    assert "no interval" in book.ordering_finding(ordering("x", [1.0], [0.0]), "x", "H", "R", "U")
+    assert book.mean_sd([1, 2, 3]) == "2.000 ± 1.000" and book.mean_sd([0.5]) == "0.500"
+
+
 def test_not_comparable_only_for_absolute_values_below_the_source_budget():
     def res(acc, scale="cpu", **params):
         return _results("02_conditional_gan", {"table1": {"base": {"accuracy": acc}}}, scale, **params)
