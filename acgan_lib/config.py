@@ -48,6 +48,8 @@ class Config:
     width: float = 1.0            # channel multiplier of G and D (CGAN "2x filters" = 2), in (0, 16]
     z_dim: int = 100
     d_dropout: float = 0.5        # dropout in D (DCGAN 0.3 at the output, AC-GAN 0.5 per layer)
+    kernel: int = 5               # cgan: kernel of the stride-2 layers, 2..7 (003 Table 1 "4x4": 4)
+    extra_layer: bool = False     # cgan: a third hidden layer in G and D (003 Table 1 "Extra layer")
     # ---- losses (see acgan_lib/losses.py)
     adv_loss: str = "bce"         # bce (paper) | hinge (BigGAN)
     g_loss: str = "ns"            # ns: non-saturating -log D(G(z)) | minimax: log(1 - D(G(z)))
@@ -466,6 +468,12 @@ def validate(cfg: Config) -> None:
     stages = parse_noise(cfg.noise)
     if cfg.model not in ("acgan",) and any(s > 0 for _, s in stages):
         bad(f"activation noise is part of the AC-GAN discriminator only; set noise=0 for model {cfg.model}")
+    if cfg.model != "cgan" and (cfg.kernel != 5 or cfg.extra_layer):
+        bad(f"kernel and extra_layer are options of model cgan (003 Table 1), not of {cfg.model}")
+    if not 2 <= cfg.kernel <= 7:
+        bad(f"bad value for kernel: {cfg.kernel} (must be in 2..7)")
+    if cfg.extra_layer and cfg.kernel % 2 == 0:
+        bad(f"extra_layer needs an odd kernel (its stride-1 layer keeps the map size), not kernel={cfg.kernel}")
     if cfg.model != "acbiggan" and (cfg.spectral_norm or cfg.diffaug):
         bad("spectral_norm and diffaug are options of model acbiggan")
     if cfg.diffaug:

@@ -87,9 +87,11 @@ class Run:
         return [info.classes[i] for i in self.cfg.class_ids(len(info.classes))]
 
     def differs(self, cfg: Config) -> list[str]:
-        """Config keys (other than :data:`RESUME_KEYS`) in which ``cfg`` differs from the run's."""
+        """Config keys (other than :data:`RESUME_KEYS`) in which ``cfg`` differs from the run's
+        (a key missing from an older run's ``config.json`` has its default, as when it is read)."""
         saved, mine = json.loads((self.path / "config.json").read_text()), cfg.to_dict()
-        return sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k) != mine[k])
+        default = Config().to_dict()
+        return sorted(k for k in mine if k not in RESUME_KEYS and saved.get(k, default[k]) != mine[k])
 
     # ------------------------------------------------------------------ log
     def log(self) -> list[dict]:

@@ -64,6 +64,10 @@ def test_scales():
     (("acgan-fmnist", ["classes=3"]), "at least two distinct ids"),
     (("acgan-fmnist", ["aux_loss=none"]), "aux_loss must be one of"),
     (("cgan-mnist", ["aux_loss=ac"]), "needs a model with a classifier head"),
+    (("acgan-fmnist", ["extra_layer=true"]), "options of model cgan"),
+    (("dcgan-mnist", ["kernel=4"]), "options of model cgan"),
+    (("cgan-mnist", ["kernel=9"]), "kernel: 9 \\(must be in 2..7\\)"),
+    (("cgan-mnist", ["kernel=4", "extra_layer=true"]), "extra_layer needs an odd kernel"),
     (("acgan-cifar10-ft", []), "give init_from="),
     (("acgan-fmnist", ["iters"]), "expected key=value"),
 ])

@@ -193,6 +193,30 @@ def test_diversity_report_and_share():
     assert r == pytest.approx(-1.0) and rho == pytest.approx(-1.0)
 
 
+def test_mode_collapse_fails_and_passes_on_constructed_samples():
+    """Chapter 1's collapse criterion fires on dropped modes and on identical same-class
+    samples, and stays quiet on samples as varied as the training data."""
+    ids = list(range(10))
+    y = torch.arange(200) % 10
+    train = pattern_images(y, seed=3)
+
+    def verdict(samples, preds):
+        return diversity.mode_collapse({**diversity.class_shares(preds, ids),
+                                        **diversity.diversity_report(samples, preds, train, y, ids, pairs=20)}, ids)
+
+    healthy = verdict(pattern_images(y, seed=5).float() / 127.5 - 1, y)
+    assert not healthy["collapsed"] and healthy["evidence"] == "" and healthy["share_min"] == pytest.approx(0.1)
+    one_class = verdict(pattern_images(torch.zeros(200, dtype=torch.long), seed=5).float() / 127.5 - 1,
+                        torch.zeros(200, dtype=torch.long))
+    assert one_class["collapsed"] and one_class["dropped_classes"] == ids[1:]
+    assert "9 of 10 classes get under 2.5%" in one_class["evidence"]
+    copies = pattern_images(torch.arange(10), seed=5)[y].float() / 127.5 - 1  # one image per class, repeated
+    alike = verdict(copies, y)
+    assert alike["collapsed"] and alike["dropped_classes"] == [] and alike["msssim_samples"] == pytest.approx(1.0)
+    shares = diversity.class_shares(torch.tensor([0, 0, 1, 1]), [0, 1, 2, 3])
+    assert shares["class_share/min"] == 0 and shares["class_share/entropy"] == pytest.approx(0.5)
+
+
 # ----------------------------------------------------------------------------- classifiers
 def test_classifier_accuracy_real_above_noise(trained_clf, fake_mnist):
     model, meta = trained_clf

@@ -97,6 +97,33 @@ def test_cgan_counts_003(width):
     assert count_params(G) == g and count_params(D) == d
 
 
+@pytest.mark.parametrize("kernel, extra", [(4, False), (5, True), (3, True)])
+def test_cgan_table1_variants_003(kernel, extra):
+    """003 Table 1's "filter size of 4x4" and "Extra layer" rows: 28 px out, and the counts of
+    the layer table (stride-2 layers k x k; the extra layers: G 16, D 128 filters at stride 1)."""
+    cfg = make_config("cgan-mnist", kernel=kernel, extra_layer=extra, real_label=0.9)
+    G, D = build_models(cfg, 1, 10)
+    y = torch.tensor([1, 2, 3])
+    assert G(torch.randn(3, 100), y).shape == (3, 1, 28, 28)
+    assert D(torch.randn(3, 1, 28, 28), y)["adv"].shape == (3,)
+    k = kernel
+    g = convt(110, 64, 7) + bn(64) + convt(64, 32, k) + bn(32)
+    g += convt(32, 16, k) + bn(16) + convt(16, 1, k) if extra else convt(32, 1, k)
+    d = conv(11, 32, k) + conv(32, 64, k) + bn(64)
+    d += conv(64, 128, k) + bn(128) + conv(128, 1, 7) if extra else conv(64, 1, 7)
+    assert count_params(G) == g and count_params(D) == d
+
+
+def test_cgan_base_is_unchanged_by_the_variant_options():
+    """The default kernel and no extra layer build 003's base model, weight for weight."""
+    torch.manual_seed(0)
+    a = build_models(make_config("cgan-mnist"), 1, 10)
+    torch.manual_seed(0)
+    b = build_models(make_config("cgan-mnist", kernel=5, extra_layer=False), 1, 10)
+    for m, n in zip(a, b):
+        assert all(torch.equal(p, q) for p, q in zip(m.state_dict().values(), n.state_dict().values()))
+
+
 def test_cgan_d_uses_the_label():
     torch.manual_seed(0)
     G, D = build_models(make_config("cgan-mnist"), 1, 10)

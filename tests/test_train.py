@@ -140,6 +140,20 @@ def test_cifar10_training_path_on_synthetic_files(data_root, tmp_path, monkeypat
 
 
 # ----------------------------------------------------------------------------- run reader
+def test_a_run_from_before_a_new_config_key_still_matches(tmp_path):
+    """A key added to Config after a run was trained (absent from its config.json) has its
+    default, so the run is reused, not refused as a different config."""
+    import json
+
+    from acgan_lib.runs import Run
+
+    cfg = make_config("cgan-mnist", iters=4)
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("kernel", "extra_layer")}
+    (tmp_path / "config.json").write_text(json.dumps(old))
+    assert Run(tmp_path).differs(cfg) == []
+    assert Run(tmp_path).differs(make_config("cgan-mnist", iters=4, kernel=4)) == ["kernel"]
+
+
 def test_run_reader(tmp_path, data_root, monkeypatch):
     """acgan_lib.runs.Run reads back what the trainer wrote: config, log summary, grids."""
     from acgan_lib.config import make_config

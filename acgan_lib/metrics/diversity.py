@@ -109,6 +109,48 @@ def diversity_report(sample_images, sample_labels, train_images, train_labels, c
     return out
 
 
+# ----------------------------------------------------------------------------- mode collapse
+DROPPED_BELOW = 0.25  # a class gets less than this fraction of its even share (1/K) of samples
+
+
+def class_shares(preds: torch.Tensor, class_ids: list[int]) -> dict:
+    """Share of the samples the evaluation classifier assigns to each class:
+    ``class_share/class_<c>``, their ``min`` and ``max``, and the ``entropy`` of the shares
+    over log K (1: even coverage, 0: one class). A generator that drops modes (003 app.
+    fig. 4: "only some instances all the time") leaves classes nearly empty."""
+    preds = preds.flatten().cpu()
+    shares = {c: float((preds == c).float().mean()) if len(preds) else math.nan for c in class_ids}
+    p = np.array([v for v in shares.values() if v > 0])
+    entropy = float(-(p * np.log(p)).sum() / math.log(len(class_ids))) if len(class_ids) > 1 else math.nan
+    return {**{f"class_share/class_{c}": v for c, v in shares.items()},
+            "class_share/min": min(shares.values()), "class_share/max": max(shares.values()),
+            "class_share/entropy": entropy}
+
+
+def mode_collapse(result: dict, class_ids: list[int], dropped_below: float = DROPPED_BELOW) -> dict:
+    """Whether samples show mode collapse, from an :func:`acgan_lib.metrics.evaluate` result
+    with ``class_coverage`` and ``msssim``: **dropped modes**, classes that receive less than
+    ``dropped_below`` of their even share 1/K of the samples (by the evaluation classifier),
+    or **collapse within classes**, a mean sample MS-SSIM (same-class pairs, higher = more
+    alike) above the most self-similar training class (paper Sec. 4.2). Returns
+    ``{collapsed, dropped_classes, share_min, share_floor, msssim_samples, msssim_train_max,
+    evidence}``; ``evidence`` says what fired, in words ("" when nothing did)."""
+    floor = dropped_below / len(class_ids)
+    dropped = [c for c in class_ids if result[f"class_share/class_{c}"] < floor]
+    ms, tmax = result["msssim/samples_mean"], result["msssim/train_max"]
+    alike = ms is not None and tmax is not None and ms > tmax
+    evidence = []
+    if dropped:
+        evidence.append(f"{len(dropped)} of {len(class_ids)} classes get under {floor:.1%} of the samples "
+                        f"({', '.join(str(c) for c in dropped)})")
+    if alike:
+        evidence.append(f"same-class samples are more alike (MS-SSIM {ms:.3f}) than any training class "
+                        f"({tmax:.3f})")
+    return {"collapsed": bool(dropped or alike), "dropped_classes": dropped,
+            "share_min": result["class_share/min"], "share_floor": floor, "msssim_samples": ms,
+            "msssim_train_max": tmax, "evidence": "; ".join(evidence)}
+
+
 # ----------------------------------------------------------------------------- joint view
 def correlation(x, y) -> tuple[float, float]:
     """Pearson and Spearman correlation (NaN when either side is constant or too short)."""

@@ -19,7 +19,7 @@ from ..data import to_uint8
 from ..utils import UserError
 from . import fid, scores, synthetic
 from .context import EvalContext, EvalOptions
-from .diversity import accuracy_vs_diversity
+from .diversity import accuracy_vs_diversity, class_shares
 from .resolution import resolution_report
 
 
@@ -144,6 +144,16 @@ def msssim(ctx: EvalContext, opts: EvalOptions) -> dict:
     Paper Sec. 4.2: per-class diversity, and the share of classes whose samples are below
     the most self-similar training class (paper: 84.7 % below 0.25)."""
     return dict(ctx.msssim_report)
+
+
+@register(default=False)
+def class_coverage(ctx: EvalContext, opts: EvalOptions) -> dict:
+    """share of samples the classifier assigns to each class (dropped modes)
+
+    Mode collapse (003 app. fig. 4) seen through the evaluation classifier: the predicted
+    classes of the samples, their min / max share and normalised entropy; with ``msssim``,
+    the input of :func:`.diversity.mode_collapse` (chapter 1)."""
+    return class_shares(ctx.sample_preds, ctx.class_ids)
 
 
 @register(default=True, conditional=True)

@@ -19,8 +19,8 @@ def build_models(cfg, channels: int, num_classes: int):
         return (DCGANGenerator(cfg.z_dim, channels, cfg.width, num_classes),
                 DCGANDiscriminator(channels, cfg.width, cfg.d_dropout, num_classes))
     if cfg.model == "cgan":
-        return (CGANGenerator(cfg.z_dim, channels, cfg.width, num_classes),
-                CGANDiscriminator(channels, cfg.width, cfg.d_dropout, num_classes))
+        return (CGANGenerator(cfg.z_dim, channels, cfg.width, num_classes, cfg.kernel, cfg.extra_layer),
+                CGANDiscriminator(channels, cfg.width, cfg.d_dropout, num_classes, cfg.kernel, cfg.extra_layer))
     if cfg.model == "acgan":
         return (ACGANGenerator(cfg.image_size, cfg.z_dim, channels, num_classes, cfg.width),
                 ACGANDiscriminator(cfg.image_size, channels, num_classes, cfg.width, cfg.d_dropout,
