@@ -447,12 +447,15 @@ OUTCOMES = {1: "holds (interval above 0)", -1: "reversed (interval below 0)",
 def orderings_table(orderings: dict, labels: dict):
     """The orderings of :func:`acgan_lib.metrics.seeds.ordering` (its flat keys, as saved
     under ``orderings``) as a table: one row per ``{name: "A beats B on X"}`` in ``labels``,
-    with the seeds, the mean per-seed difference (positive: the ordering holds), its 95 %
+    with the seeds, each side's value per seed, the mean per-seed difference (oriented so
+    that positive means the ordering holds, also for a lower-is-better metric), its 95 %
     interval and the outcome the interval supports."""
     rows = []
     for name, label in labels.items():
         ci = orderings[f"{name}.ci95"]
+        per_seed = lambda side: " / ".join(f"{x:.3g}" for x in orderings[f"{name}.{side}"])
         rows.append({"ordering": label, "seeds": orderings[f"{name}.seeds"],
+                     "A per seed": per_seed("a"), "B per seed": per_seed("b"),
                      "mean difference (+: holds)": orderings[f"{name}.diff"],
                      "95 % interval": f"[{ci[0]:+.3g}, {ci[1]:+.3g}]" if ci else "none (1 seed)",
                      "outcome": OUTCOMES[interval_side(ci)] if ci else "no interval (1 seed)"})
