@@ -158,11 +158,15 @@ def plot_fixed_z_grid(grid: torch.Tensor, class_names=None, title: str = "fixed 
 
 
 def plot_synthetic_table(rows: list[dict], title: str = "Training on synthetic data (003 Table 3)"):
-    """Test accuracy against the share of real images, one line per strategy."""
+    """Test accuracy against the share of real images, one line per strategy; rows with a
+    ``test_accuracy_ci95`` (means over seeds) get it as error bars."""
     fig, ax = _subplots((5, 3.5))
     for strat in dict.fromkeys(r["strategy"] for r in rows):
         rs = sorted((r for r in rows if r["strategy"] == strat), key=lambda r: r["real_percent"])
-        ax.plot([r["real_percent"] for r in rs], [r["test_accuracy"] for r in rs], "o-", ms=3, label=strat)
+        x, y = [r["real_percent"] for r in rs], [r["test_accuracy"] for r in rs]
+        ci = [r.get("test_accuracy_ci95") or [a, a] for r, a in zip(rs, y)]
+        err = [[a - lo for a, (lo, _) in zip(y, ci)], [hi - a for a, (_, hi) in zip(y, ci)]]
+        ax.errorbar(x, y, yerr=err, fmt="o-", ms=3, capsize=2, label=strat)
     ax.set_xscale("symlog", linthresh=0.01)
     ax.set_xlabel("real images in the training set (%)")
     ax.set_ylabel("test accuracy")

@@ -312,6 +312,72 @@ def test_synthetic_table_with_tiny_generator(tiny_gen, fake_mnist):
     assert "synthetic/mixed/real_50pct" in flat
 
 
+def test_training_rows_record_seed_and_predicted_shares(fake_mnist):
+    _, train, test = fake_mnist
+    row = synthetic.train_on_mix(train, train, test, "mnist", 0.5, "synthetic_first", total=200, epochs=2, seed=3)
+    assert row["seed"] == 3 and row["n_real"] == 1 and len(row["predicted_share"]) == 10
+    assert sum(row["predicted_share"]) == pytest.approx(1.0, abs=1e-3)
+
+
+def _tables(acc):
+    """Table 3s (one per seed) from ``acc(seed, percent, strategy) -> accuracy``; predictions
+    of the 0.018 % synthetic-first classifier lean towards class 0."""
+    return [[{"real_percent": p, "strategy": s, "total": 5500, "n_real": round(55 * p), "seed": seed,
+              "test_accuracy": acc(seed, p, s),
+              "predicted_share": [0.91] + [0.01] * 9 if (p, s) == (0.018, "synthetic_first") else [0.1] * 10}
+             for p in (0.0, 0.018, 0.1, 1.0, 20.0, 50.0, 100.0) for s in synthetic.STRATEGIES]
+            for seed in range(3)]
+
+
+def test_summary_over_seeds_known_answer():
+    base = {0.0: 0.90, 0.018: 0.91, 0.1: 0.92, 1.0: 0.93, 20.0: 0.96, 50.0: 0.97, 100.0: 0.98}
+    tables = _tables(lambda seed, p, s: base[p] + 0.01 * seed)   # seeds 0, 1, 2: +0, +0.01, +0.02
+    s = synthetic.summary(tables)
+    half = 4.302653 * 0.01 / 3 ** 0.5                           # t(0.975, 2) * sd / sqrt(n)
+    assert s["synthetic_only"] == pytest.approx(0.91) and s["synthetic_only.seeds"] == 3
+    assert s["synthetic_only.ci95"] == pytest.approx([0.91 - half, 0.91 + half])
+    assert s["real_0_018pct"] == pytest.approx(0.92) and s["real_10pct"] is None and s["real_10pct.ci95"] is None
+    assert s["spread_above_20pct"] == pytest.approx(0.02) and s["spread_above_20pct.percents"] == [20.0, 50.0, 100.0]
+    assert s["spread_above_20pct.ci95"] == pytest.approx([0.02, 0.02])  # the same spread in every seed
+    rows = synthetic.mean_table(tables)
+    assert len(rows) == 21 and rows[0]["seeds"] == 3 and "seed" not in rows[0]
+    assert rows[0]["test_accuracy"] == pytest.approx(0.91)
+
+
+def test_gains_show_a_dip_and_the_lean_towards_the_real_class():
+    dip = {0.018: -0.5, 0.1: -0.2}
+    tables = _tables(lambda seed, p, s: 0.9 + 0.01 * seed + (dip[p] + 0.01 * seed if s == "synthetic_first"
+                                                              and p in dip else 0.0))
+    g = synthetic.gains(tables, num_classes=10, percents=(0.018, 0.1, 5.0))
+    assert list(g) == ["real_0_018pct", "real_0_1pct"]                   # 5 % is not in the tables
+    one = g["real_0_018pct"]
+    assert one["n_real"] == 1 and one["classes_with_real"] == 1            # 0.018 % of 5,500 = one image
+    assert one["synthetic_first"] is False and one["synthetic_first.diff"] == pytest.approx(-0.49)
+    assert one["synthetic_first.ci95"][1] < 0                              # a dip beyond the seeds
+    assert one["mixed.diff"] == pytest.approx(0.0) and one["mixed.ci95"] == pytest.approx([0.0, 0.0])
+    assert one["synthetic_first.predicted_share_real_classes"] == pytest.approx([0.1, 0.91])
+    assert g["real_0_1pct"]["classes_with_real"] == 6
+
+
+def test_strategy_ranking_under_one_percent():
+    order = {"mixed": 0.02, "alternating": 0.01, "synthetic_first": 0.0}
+    noise = [0.0, 0.002, -0.001]
+    # at 1 % real the order is reversed: it must not count ("under 1%")
+    acc = lambda seed, p, s: 0.9 + (order[s] if p < 1.0 else -order[s]) + noise[seed] * (s == "mixed")
+    r = synthetic.strategy_ranking(_tables(acc))
+    R = "strategy_ranking_below_1pct"
+    assert r[R] is True and r[f"{R}.seeds"] == 3 and r[f"{R}.percents"] == [0.018, 0.1]
+    links = r[f"{R}.links"]
+    assert set(links) == {"mixed > alternating", "alternating > synthetic_first"}
+    assert links["alternating > synthetic_first"]["ci95"] == pytest.approx([0.01, 0.01])
+    assert r[f"{R}.ci95"] == links["mixed > alternating"]["ci95"] and 0 < r[f"{R}.ci95"][0] < 0.01  # the weaker
+    flipped = synthetic.strategy_ranking(_tables(lambda seed, p, s: 0.9 - order[s] + 0.001 * seed))
+    assert flipped[R] is False and flipped[f"{R}.ci95"][1] < 0
+    assert synthetic.strategy_ranking([[r for r in t if r["real_percent"] in (0.0, 1.0)] for t in _tables(acc)]) == {}
+    none = [[{**r, "n_real": 0} if r["real_percent"] == 0.018 else r for r in t] for t in _tables(acc)]
+    assert synthetic.strategy_ranking(none)[f"{R}.percents"] == [0.1]   # a share with no real image is 0 %
+
+
 # ----------------------------------------------------------------------------- evaluate()
 def test_evaluate_end_to_end(tmp_path, fake_mnist, trained_clf, monkeypatch):
     from acgan_lib.train import train
@@ -520,6 +586,22 @@ def test_interval_side_has_three_outcomes():
     assert interval_side([-0.1, 0.2]) == 0 and interval_side([0.0, 0.2]) == 0 and interval_side(None) == 0
     out = ordering("x", a=[1, 2, 3], b=[3, 5, 7])    # B higher in every seed
     assert out["x"] is False and interval_side(out["x.ci95"]) == -1
+
+
+def test_ranking_is_reproduced_only_when_every_link_is():
+    from acgan_lib.metrics.seeds import mean_interval, ranking
+    mean, ci = mean_interval([1, 2, 3])
+    assert mean == 2.0 and ci == pytest.approx([2 - 2.484138, 2 + 2.484138], abs=1e-6)
+    assert mean_interval([0.5]) == (0.5, None)
+    # a > b by 3 on average (interval [0.52, 5.48]); b > c by 1 in one seed, 0 and -1 in the others
+    r = ranking("r", {"a": [5, 6, 7], "b": [2, 3, 3], "c": [1, 3, 4]})
+    assert r["r"] is False and r["r.seeds"] == 3 and r["r.order"] == ["a", "b", "c"]
+    assert r["r.links"]["a > b"]["ci95"][0] > 0 and r["r.ci95"] == r["r.links"]["b > c"]["ci95"]
+    both = ranking("r", {"a": [5, 6, 7], "b": [2, 3, 5], "c": [1, 1.5, 3]})
+    assert both["r"] is True and both["r.ci95"][0] > 0
+    assert both["r.ci95"] == min((v["ci95"] for v in both["r.links"].values()), key=lambda c: c[0])
+    with pytest.raises(UserError, match="at least two"):
+        ranking("r", {"a": [1, 2, 3]})
 
 
 def test_ordering_bad_input():

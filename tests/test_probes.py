@@ -137,5 +137,6 @@ def test_plots_return_figures(gen):
             plots.plot_nn_distances(torch.rand(50), torch.rand(50)),
             plots.plot_interpolation(probes.interpolations(gen, pairs=2, steps=4)["within"]),
             plots.plot_fixed_z_grid(probes.fixed_z_grid(gen, n_z=3), gen.class_names),
-            plots.plot_synthetic_table(rows)]
+            plots.plot_synthetic_table(rows),
+            plots.plot_synthetic_table([{**r, "test_accuracy_ci95": [0.88, 0.92]} for r in rows])]
     assert all(isinstance(f, Figure) for f in figs)

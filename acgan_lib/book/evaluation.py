@@ -119,7 +119,7 @@ def synthetic_table(run_dir, total: int, epochs: int, percents, seed: int = 0) -
     generator, all three strategies, cached in the run folder."""
     run_dir = Path(run_dir)
     cache = cache_path("synthetic", run_dir / "eval", total=total, epochs=epochs,
-                       percents=tuple(float(p) for p in percents), seed=seed)
+                       percents=tuple(float(p) for p in percents), seed=seed, rows=synthetic.ROW_FORMAT)
     if cache.exists() and cache.stat().st_mtime >= (run_dir / "final.pt").stat().st_mtime:
         return json.loads(cache.read_text())
     rows = synthetic.synthetic_table(_gen(run_dir), total=total, epochs=epochs, percents=tuple(percents),

@@ -156,16 +156,21 @@ def classify(clf: nn.Module, images: torch.Tensor, batch_size: int = 1000) -> tu
 
 
 @torch.no_grad()
-def accuracy_of(clf: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
-    """Top-1 accuracy on uint8 images (converted to [-1, 1] batch by batch)."""
+def predict(clf: nn.Module, images_u8: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Top-1 labels (on the CPU) of uint8 images (converted to [-1, 1] batch by batch)."""
     device = next(clf.parameters()).device
     was = clf.training
     clf.eval()
-    correct = torch.zeros((), device=device)
-    for i in range(0, len(labels), batch_size):
-        x = to_float(images_u8[i:i + batch_size].to(device))
-        correct += (clf(x).argmax(1) == labels[i:i + batch_size].to(device)).sum()
+    out = [clf(to_float(images_u8[i:i + batch_size].to(device))).argmax(1).cpu()
+           for i in range(0, len(images_u8), batch_size)]
     clf.train(was)
+    return torch.cat(out) if out else torch.empty(0, dtype=torch.long)
+
+
+@torch.no_grad()
+def accuracy_of(clf: nn.Module, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 1000) -> float:
+    """Top-1 accuracy on uint8 images (converted to [-1, 1] batch by batch)."""
+    correct = (predict(clf, images_u8, batch_size) == labels.cpu()).sum()
     return correct.item() / max(1, len(labels))
 
 

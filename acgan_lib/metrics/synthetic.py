@@ -13,8 +13,14 @@ real test set, with three strategies:
 An empty part (0 % or 100 % real) makes its epochs no-ops, which is why 003's strategies
 give 0.824 (= 15 synthetic epochs) at 0 % real. Table 3's counts are not all consistent
 with its percentages (0.018 % of 55k is 10 images, 0.1 % is 55, listed as 60); we use
-``round(total * percent / 100)``. At CPU scale the fixed size and the epochs are reduced
+``round(total * percent / 100)``, spread over the classes in class order (below one image
+per class, the first classes get one). At CPU scale the fixed size and the epochs are reduced
 (``total`` and ``epochs`` are explicit arguments and recorded in every row).
+
+A table is one classifier seed (the seed draws the real images, the generator's noise, the
+classifier's initialisation and its batches); :func:`summary`, :func:`gains` and
+:func:`strategy_ranking` turn the tables of several seeds into means with 95 % intervals
+and orderings (:mod:`acgan_lib.metrics.seeds`).
 """
 from __future__ import annotations
 
@@ -26,10 +32,16 @@ from tqdm.auto import tqdm
 from ..data import dataset_info, load_dataset, to_uint8
 from ..sample import generate
 from ..utils import UserError, resolve_device
-from .classifiers import ARCH_FOR, accuracy_of, build_classifier, fit
+from .classifiers import ARCH_FOR, build_classifier, fit, predict
+from .seeds import mean_interval, ordering, ranking
 
 TABLE3_PERCENTS = (0.0, 0.018, 0.1, 1.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
 STRATEGIES = ("mixed", "synthetic_first", "alternating")
+RANKING = ("mixed", "alternating", "synthetic_first")  # 003 Sec. 4's order under 1 % real
+SUMMARY = {"synthetic_only": 0.0, "real_0_018pct": 0.018, "real_0_1pct": 0.1, "real_1pct": 1.0,
+           "real_10pct": 10.0, "real_only": 100.0}  # summary key -> real %, no strategy
+PLATEAU_FROM = 20.0  # 003: above 20 % real, the accuracy stays within +- 0.2 % of its top
+ROW_FORMAT = 2  # rows carry seed and predicted_share (caches of older rows are recomputed)
 FULL = dict(total=55000, epochs=30)    # 003
 CPU = dict(total=5500, epochs=10)      # reduced scale: minutes on one CPU core
 
@@ -96,8 +108,11 @@ def train_on_mix(real, synth, test, dataset: str, real_percent: float, strategy:
     model = build_classifier(arch, dataset).to(dev)
     t0 = time.perf_counter()
     fit(model, epoch_sets(r, s, strategy, epochs), arch, seed=seed)
+    pred, truth = predict(model, test[0]), test[1].cpu()
     return {"real_percent": real_percent, "n_real": len(ri), "n_synthetic": len(si), "strategy": strategy,
-            "total": total, "epochs": epochs, "test_accuracy": accuracy_of(model, test[0], test[1]),
+            "total": total, "epochs": epochs, "seed": seed,
+            "test_accuracy": (pred == truth).float().mean().item(),
+            "predicted_share": [round((pred == c).float().mean().item(), 4) for c in class_ids],
             "train_time_s": round(time.perf_counter() - t0, 2)}
 
 
@@ -118,6 +133,103 @@ def synthetic_table(gen, total: int = CPU["total"], epochs: int = CPU["epochs"],
     for p, s in tqdm(jobs, disable=not progress, desc="synthetic-data table", unit="run"):
         rows.append(train_on_mix(real, synth, test, dataset, p, s, total, epochs, seed, gen.device))
     return rows
+
+
+# ----------------------------------------------------------------------------- over seeds
+# ``tables``: one Table 3 (the rows of :func:`synthetic_table`) per classifier seed, same
+# shares and strategies in each; every statistic below is over those seeds.
+def accuracies(tables, percent: float, strategy: str = "mixed") -> list[float] | None:
+    """The test accuracy of one mix in every table (one value per seed); ``None`` when a
+    table lacks the mix."""
+    out = [next((r["test_accuracy"] for r in rows if r["real_percent"] == percent and r["strategy"] == strategy),
+                None) for rows in tables]
+    return None if not out or None in out else out
+
+
+def mean_table(tables) -> list[dict]:
+    """Table 3 over seeds: the first table's rows with ``test_accuracy`` (and
+    ``predicted_share``) the mean over the tables, ``test_accuracy_ci95`` its 95 % t-interval
+    and ``seeds`` the number of tables."""
+    out = []
+    for row in tables[0]:
+        same = [next(r for r in rows if (r["real_percent"], r["strategy"]) == (row["real_percent"], row["strategy"]))
+                for rows in tables]
+        mean, ci = mean_interval([r["test_accuracy"] for r in same])
+        shares = [r["predicted_share"] for r in same if "predicted_share" in r]
+        out.append({**{k: v for k, v in row.items() if k not in ("seed", "train_time_s")},
+                    "test_accuracy": mean, "test_accuracy_ci95": ci, "seeds": len(same),
+                    **({"predicted_share": [sum(c) / len(c) for c in zip(*shares)]} if shares else {})})
+    return out
+
+
+def _stat(out: dict, name: str, values) -> None:
+    """``out[name]``: the mean of ``values`` over seeds, with ``name.seeds`` and ``name.ci95``
+    (``None`` everywhere when there are no values)."""
+    mean, ci = mean_interval(values) if values else (None, None)
+    out.update({name: mean, f"{name}.seeds": len(values or []), f"{name}.ci95": ci, f"{name}.values": values})
+
+
+def summary(tables) -> dict:
+    """The numbers 003 Sec. 4 quotes, without a strategy, as means over the seeds with their
+    95 % interval: the accuracy at the shares of :data:`SUMMARY`, the spread (max - min) of
+    the accuracy over the mixes with >= :data:`PLATEAU_FROM` % real (per seed, as 003 read
+    it off its one run; ``None`` with fewer than 2 such mixes), and the share of the gap
+    between synthetic-only and real-only closed by 10 % real (of the means)."""
+    out: dict = {}
+    for name, p in SUMMARY.items():
+        _stat(out, name, accuracies(tables, p))
+    plateau = sorted({r["real_percent"] for r in tables[0] if r["real_percent"] >= PLATEAU_FROM})
+    per_seed = [accuracies(tables, p) for p in plateau]
+    spreads = [max(a) - min(a) for a in zip(*per_seed)] if len(plateau) >= 2 else None
+    _stat(out, "spread_above_20pct", spreads)
+    out["spread_above_20pct.percents"] = plateau
+    lo, hi, ten = out["synthetic_only"], out["real_only"], out["real_10pct"]
+    out["gap_closed_by_10pct"] = (ten - lo) / (hi - lo) if None not in (lo, hi, ten) and hi > lo else None
+    return out
+
+
+def share_key(percent: float) -> str:
+    """``real_0_018pct`` for 0.018 (the key of a real share in the results)."""
+    return f"real_{percent:g}pct".replace(".", "_")
+
+
+def gains(tables, num_classes: int, percents=(0.018, 0.1, 1.0), strategies=STRATEGIES) -> dict:
+    """What a few real images do to each strategy, against 0 % real: for every share in
+    ``percents`` (those the tables hold), ``{share_key: {percent, n_real, classes_with_real,
+    <strategy>: ordering "share beats 0 %", <strategy>.diff (> 0 a gain, < 0 a dip),
+    <strategy>.ci95, ..., <strategy>.predicted_share_real_classes: [at 0 %, at the share]}}``;
+    the last is the mean share of the test images predicted as one of the classes that hold a
+    real image (how far the classifier leans towards those classes). ``num_classes``: of the dataset."""
+    out = {}
+    held = {r["real_percent"] for r in tables[0]}
+    total = tables[0][0]["total"]
+    mean = {(r["real_percent"], r["strategy"]): r for r in mean_table(tables)}
+    for p in [p for p in percents if p in held and 0.0 in held]:
+        real, _ = mix_counts(total, p, num_classes)
+        d = {"percent": p, "n_real": sum(real), "classes_with_real": sum(n > 0 for n in real)}
+        for s in [s for s in strategies if accuracies(tables, p, s) is not None]:
+            d.update(ordering(s, a=accuracies(tables, p, s), b=accuracies(tables, 0.0, s)))
+            rows = [mean[(0.0, s)], mean[(p, s)]]
+            if all("predicted_share" in r for r in rows):
+                d[f"{s}.predicted_share_real_classes"] = [
+                    sum(share for share, n in zip(r["predicted_share"], real) if n > 0) for r in rows]
+        out[share_key(p)] = d
+    return out
+
+
+def strategy_ranking(tables, below: float = 1.0, order=RANKING,
+                     name: str = "strategy_ranking_below_1pct") -> dict:
+    """003 Sec. 4's ranking of its strategies "for proportions of real images under 1%"
+    (no strategy > alternating > synthetic first): per seed, each strategy's mean accuracy
+    over the shares strictly between 0 and ``below`` % that hold at least one real image (a
+    share that rounds to none is the 0 % set), ranked over seeds with
+    :func:`~acgan_lib.metrics.seeds.ranking` (every link's 95 % interval must exclude 0);
+    ``name.percents``: the shares used. Empty when the tables hold no such share."""
+    shares = sorted({r["real_percent"] for r in tables[0] if 0.0 < r["real_percent"] < below and r["n_real"] > 0})
+    if not shares:
+        return {}
+    per = {s: [sum(v) / len(v) for v in zip(*(accuracies(tables, p, s) for p in shares))] for s in order}
+    return {**ranking(name, per), f"{name}.percents": shares}
 
 
 def table_to_flat(rows: list[dict]) -> dict:
