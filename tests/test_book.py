@@ -235,7 +235,7 @@ def test_plain_papermill_smoke_run_leaves_the_committed_book_alone(tmp_path):
     import shutil
     scratch = REPO / "_build" / "scratch" / "results" / "00_introduction"
     shutil.rmtree(scratch, ignore_errors=True)
-    committed = REPO / "book" / "results" / "00_introduction" / "models.png"
+    committed = REPO / "book" / "results" / "00_introduction" / "metrics.json"
     before, stamp = _porcelain(), committed.stat().st_mtime_ns
     out = subprocess.run([sys.executable, "-m", "papermill", "book/00_introduction.ipynb", str(tmp_path / "00.ipynb"),
                           "-p", "scale", "smoke", "--no-progress-bar"], cwd=REPO, env=_kernel_env(),
@@ -243,7 +243,7 @@ def test_plain_papermill_smoke_run_leaves_the_committed_book_alone(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert _porcelain() == before
     assert committed.stat().st_mtime_ns == stamp
-    assert (scratch / "models.png").exists()  # where a run outside the executor writes
+    assert (scratch / "metrics.json").exists()  # where a run outside the executor writes
 
 
 def test_execute_out_leaves_the_tree_clean_and_an_edited_scale_is_kept(tmp_path):
@@ -260,7 +260,7 @@ def test_execute_out_leaves_the_tree_clean_and_an_edited_scale_is_kept(tmp_path)
     assert execute("smoke", ["00"], out=str(tmp_path / "out")) == 0
     assert _porcelain() == before
     assert {k: os.environ.get(k) for k in saved} == saved  # the executor's settings do not leak
-    assert (tmp_path / "out" / "results" / "00_introduction" / "models.png").exists()
+    assert (tmp_path / "out" / "results" / "00_introduction" / "metrics.json").exists()
     nb = nbformat.read(tmp_path / "out" / "00_introduction.ipynb", as_version=4)
     meta = nb.metadata["acgan_book"]
     assert meta["scale"] == "smoke" and meta["parameters"] == {"scale": "smoke"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..runs import Run
 from ..sample import GRID_PAD
-from .core import chapter_dir
+from .core import runs_root
 
 WEBP_QUALITY = 75  # lossy WebP quality: chapter 9's 10-frame animation stays under 1 MB
 _BG = (255, 255, 255)
@@ -66,7 +66,9 @@ def training_gif(runs, out=None, save_as: str | None = "training", chapter: str 
     carries the caption ``iteration N`` (plus ``title``). ``max_cols`` crops every grid
     to its first columns (samples per class), ``zoom`` enlarges with nearest-neighbour
     pixels. The file goes to ``out`` if given (its suffix sets the format), else
-    ``results/<chapter>/<save_as>.<fmt>``. The last frame is held for ``last_ms``.
+    ``runs/book/animations/<chapter>-<save_as>.<fmt>`` (beside the runs, not committed: the
+    executed notebook that shows it is its one committed copy). The last frame is held for
+    ``last_ms``.
     """
     from PIL import Image, ImageDraw
 
@@ -126,7 +128,7 @@ def training_gif(runs, out=None, save_as: str | None = "training", chapter: str 
     if out is None:
         if not save_as:
             raise ValueError("give out=<path> or save_as=<name>")
-        out = chapter_dir(chapter) / f"{save_as}.{fmt}"
+        out = runs_root() / "animations" / f"{chapter or 'book'}-{save_as}.{fmt}"
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp{out.suffix}")

@@ -39,7 +39,7 @@ from ..data import data_root, dataset_info, is_available
 from ..metrics.seeds import interval_side
 from ..runs import Run
 from ..train import train_or_load
-from ..utils import (UserError, atomic_write_bytes, atomic_write_json, bf16_is_fast, device_name, git_commit,
+from ..utils import (UserError, atomic_write_json, bf16_is_fast, device_name, git_commit,
                      resolve_device)
 
 SCALE_NOTES = {
@@ -387,11 +387,6 @@ def load_results(chapter: str | None = None) -> dict:
     return out
 
 
-def figure_path(name: str, chapter: str | None = None) -> Path:
-    """Where a chapter's figure ``name`` (without extension) is saved."""
-    return chapter_dir(chapter) / f"{name}.png"
-
-
 def _png(fig) -> bytes:
     import io
 
@@ -401,16 +396,16 @@ def _png(fig) -> bytes:
 
 
 def show(fig, save_as: str | None = None) -> None:
-    """Display a figure once, as a PNG (also figures made outside pyplot), save it under the
-    chapter's results when ``save_as`` names it, and close it."""
+    """Display a figure once, as a PNG (also figures made outside pyplot), and close it.
+    The executed notebook is the only copy of a figure (nothing is written beside it, so the
+    committed book stores each figure once); ``save_as`` names it in the output's metadata
+    (``{"figure": name}``), where tools and readers can find it."""
     import matplotlib.pyplot as plt
 
     png = _png(fig)
-    if save_as:
-        atomic_write_bytes(figure_path(save_as), png)
     if "ipykernel" in sys.modules:
-        from IPython.display import Image
-        _display(Image(data=png, format="png"))
+        from IPython.display import Image, display
+        display(Image(data=png, format="png"), metadata={"figure": save_as} if save_as else None)
     plt.close(fig)
 
 

@@ -1,8 +1,8 @@
 """The book's standard figures: training curves, fixed-noise sample grids (one step or over
 time), run comparisons, the three-model diagram and the layer table of a model.
 
-Every function displays its figure once and, with ``save_as="name"``, also writes it to
-``results/<chapter>/name.png``.
+Every function displays its figure once (the executed notebook is its only copy);
+``save_as="name"`` names it in the output's metadata.
 """
 from __future__ import annotations
 
