@@ -533,6 +533,75 @@ def test_p7_is_two_sided_with_a_quality_floor():
     assert _decide("P7", res(1.2, 0.0, 0.10))["verdict"] == "not reproduced"   # too poor to judge
 
 
+def test_p5_needs_an_interval_below_zero():
+    def res(r, upper):
+        return _results("05_evaluation", {"acc_vs_msssim": {"28px": {
+            "pearson": r, "pearson.ci95": [r - 0.3, upper], "pearson.ci95_upper": upper}}})
+    assert _decide("P5", res(-0.8, -0.4))["verdict"] == "reproduced"
+    d = _decide("P5", res(-0.1, 0.5))   # the sign of r alone, over 10 classes, is not enough
+    assert d["verdict"] == "not reproduced" and "interval" in d["note"] and d["ci95"] == [-0.4, 0.5]
+    assert _decide("P5", res(0.6, 0.9))["verdict"] == "not reproduced"
+
+
+def test_chapter_verdict_reads_the_chapters_results_and_withholds_smoke(tmp_path, monkeypatch):
+    from acgan_lib.book import report
+    monkeypatch.setenv("ACGAN_BOOK_RESULTS", str(tmp_path))
+    for scale, verdict in (("cpu", "reproduced"), ("smoke", "smoke run (no verdict)")):
+        (tmp_path / "05_evaluation").mkdir(exist_ok=True)
+        (tmp_path / "05_evaluation" / "metrics.json").write_text(json.dumps(_results(
+            "05_evaluation", {"resolution": {"28px": {"share_classes_higher_at_28": 0.9}}}, scale)["05_evaluation"]))
+        d = report.chapter_verdict("P11", "05_evaluation")
+        assert d["verdict"] == verdict and d["ours"] == 0.9
+    assert "would give reproduced" in d["note"]
+
+
+def _variant_rows(acc, msssim, seeds=(0, 1, 2)):
+    """compare()'s rows for chapter 9's conclusions: {variant: accuracy} etc., one row per seed."""
+    import pandas as pd
+    rows = []
+    for v in acc:
+        for s in seeds:
+            rows.append({"variant": v, "seed": s, "accuracy": acc[v] + 0.01 * s,
+                         "msssim/samples_mean": msssim[v] + 0.001 * s, "frechet_classifier": 10.0})
+    return pd.DataFrame(rows)
+
+
+def test_chapter9_compares_only_variants_above_the_quality_floor():
+    from acgan_lib.book import comparison as C
+    assert C.QUALITY_FLOOR == 0.5
+    df = _variant_rows({"ac": 0.8, "tac": 0.7, "sn": 0.1}, {"ac": 0.30, "tac": 0.20, "sn": 0.1})
+    assert C.judgeable(df) == ["ac", "tac"]     # sn: chance-level samples are not compared
+    assert C.judgeable(_variant_rows({"ac": 0.1}, {"ac": 0.1})) == []
+    o = C.variant_ordering(df, "tac_more_diverse_than_ac", "tac", "ac", "msssim/samples_mean", lower_is_better=True)
+    assert o["tac_more_diverse_than_ac"] and o["tac_more_diverse_than_ac.seeds"] == 3
+    assert o["tac_more_diverse_than_ac.diff"] == pytest.approx(0.10)
+
+
+def test_chapter9_cifar10_observations():
+    import pandas as pd
+    from acgan_lib.book import comparison as C
+    names = ["airplane", "automobile", "bird", "cat"]
+    rows = []
+    for s in range(3):
+        row = {"variant": "acreal", "seed": s}
+        for c in range(4):  # vehicles 0.8 of 0.9 real; animals 0.4 of 0.7 real
+            row[f"accuracy/class_{c}"] = (0.8 if c < 2 else 0.4) + 0.01 * s * (c % 2)
+            row[f"accuracy_real_all/class_{c}"] = 0.9 if c < 2 else 0.7
+            row[f"msssim/samples_class_{c}"] = 0.6 if c == 3 else 0.2 + 0.2 * (s == 1) * (c == 2)
+            row[f"msssim/train_class_{c}"] = 0.35
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    o = C.class_group_ordering(df, "acreal", "animals_below_objects", ["airplane", "automobile"],
+                               ["bird", "cat"], names)
+    assert o["animals_below_objects"] and o["animals_below_objects.diff"] == pytest.approx(0.2)
+    lo, hi = o["animals_below_objects.ci95"]
+    assert 0 < lo <= hi and o["animals_below_objects.seeds"] == 3
+    c = C.intra_class_collapse(df, "acreal")     # class 2 above its training class in one seed only
+    assert c == {"holds": True, "classes": [3], "share": 0.25, "seeds": 3}
+    df[[f"msssim/samples_class_{k}" for k in range(4)]] = 0.1
+    assert not C.intra_class_collapse(df, "acreal")["holds"]
+
+
 def test_orderings_need_three_seeds_and_an_interval_excluding_zero():
     def res(**extra):
         return _results("02_conditional_gan", {"orderings": {

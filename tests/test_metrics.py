@@ -217,6 +217,40 @@ def test_mode_collapse_fails_and_passes_on_constructed_samples():
     assert shares["class_share/min"] == 0 and shares["class_share/entropy"] == pytest.approx(0.5)
 
 
+def test_share_below_own_class_and_its_interval():
+    # both classes below the hardest training class (0.45), class 1 above its own (0.3)
+    assert diversity.share_below_own_class({0: 0.4, 1: 0.35}, {0: 0.45, 1: 0.3}) == 0.5
+    assert diversity.share_below({0: 0.4, 1: 0.35}, {0: 0.45, 1: 0.3}) == (0.45, 1.0)
+    rng = np.random.default_rng(0)
+    s = {0: 0.20 + 0.01 * rng.standard_normal(100), 1: 0.60 + 0.01 * rng.standard_normal(100)}
+    t = {0: 0.50 + 0.01 * rng.standard_normal(100), 1: 0.55 + 0.01 * rng.standard_normal(100)}
+    ci = diversity.share_intervals(s, t)
+    assert ci["share_below_own_class"] == [0.5, 0.5]       # far apart: the samples cannot change it
+    assert ci["share_below_train_max"] == [0.5, 0.5]
+    t[1] = 0.60 + 0.01 * rng.standard_normal(100)           # a tie within noise: the share moves
+    lo, hi = diversity.share_intervals(s, t)["share_below_own_class"]
+    assert lo == 0.5 and hi == 1.0
+
+
+def test_correlation_interval_resamples_classes_and_samples():
+    rng = np.random.default_rng(1)
+    classes = list(range(10))
+    acc = {c: 0.5 + 0.04 * c for c in classes}
+    res = {**{f"accuracy/class_{c}": acc[c] for c in classes},
+           **{f"msssim/samples_class_{c}": 0.6 - 0.03 * c for c in classes}}
+    correct = {c: (rng.random(400) < acc[c]).astype(float) for c in classes}
+    pairs = {c: 0.6 - 0.03 * c + 0.02 * rng.standard_normal(100) for c in classes}
+    out = diversity.accuracy_vs_diversity(res, classes, correct, pairs)
+    lo, hi = out["acc_vs_msssim/pearson.ci95"]
+    assert out["acc_vs_msssim/pearson"] == pytest.approx(-1.0) and -1.0 <= lo < hi < -0.8
+    assert out["acc_vs_msssim/spearman.ci95"][1] < 0
+    # unrelated per-class values: the interval straddles 0
+    flat = {c: 0.4 + 0.02 * rng.standard_normal(100) for c in classes}
+    lo, hi = diversity.accuracy_vs_diversity(res, classes, correct, flat)["acc_vs_msssim/pearson.ci95"]
+    assert lo < 0 < hi
+    assert "acc_vs_msssim/pearson.ci95" not in diversity.accuracy_vs_diversity(res, classes)
+
+
 # ----------------------------------------------------------------------------- classifiers
 def test_classifier_accuracy_real_above_noise(trained_clf, fake_mnist):
     model, meta = trained_clf
@@ -271,7 +305,21 @@ def test_resolution_round_trip(trained_clf, fake_mnist):
     assert accs[28] == pytest.approx(C.accuracy_of(model, xt, yt))
     assert accs[64] > accs[8] - 0.05  # 64 px and back is nearly lossless
     rep = resolution.resolution_report(model, x, yt, x, yt)
-    assert resolution.from_result(rep)["real"] == accs
+    assert resolution.from_result(rep)["real"] == accs and set(resolution.from_result(rep)) == {"samples", "real"}
+    share = rep["resolution/share_classes_higher_at_28"]
+    assert 0 <= share <= 1 and rep["resolution/share_classes_higher_at_28_real"] == share
+    lo, hi = rep["resolution/share_classes_higher_at_28.ci95"]
+    assert lo <= hi
+
+
+def test_share_classes_higher_at_full_resolution():
+    y = torch.arange(400) % 4
+    hi = torch.ones(400, dtype=torch.bool)
+    lo = (y == 3) | (torch.arange(400) % 8 < 2)    # class 3 as good at low resolution; the others worse
+    share, ci = resolution.share_classes_higher(hi, lo, y)
+    assert share == 0.75 and ci == [0.75, 0.75]
+    share, ci = resolution.share_classes_higher(hi, hi, y)  # no class gains from resolution
+    assert share == 0.0 and ci == [0.0, 0.0]
 
 
 # ----------------------------------------------------------------------------- synthetic data (003 Table 3)

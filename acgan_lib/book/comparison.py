@@ -29,6 +29,7 @@ import json
 import math
 
 from ..config import PRESETS, scaled_config
+from ..metrics.seeds import ordering
 from ..utils import UserError
 from .core import run
 from .evaluation import evaluate
@@ -144,6 +145,8 @@ def _f(res: dict, key: str) -> float:
     return math.nan if v is None else float(v)
 
 
+# per-class keys of an evaluate() result that compare() keeps (``<key>_<class id>``)
+PER_CLASS = ("msssim/samples_class", "msssim/train_class", "accuracy/class", "accuracy_real_all/class")
 # the keys of an evaluate() result that compare() keeps, one column each
 KEYS = ["accuracy", "classifier_score_mean", "classifier_score_std", "frechet_classifier", "fid_inception",
         "msssim/samples_mean", "msssim/train_mean", "msssim/train_max", "msssim/share_below_train_max",
@@ -156,8 +159,8 @@ def compare(variants, dataset: str, scale: str, seeds=(0,), n_eval: int = 1000, 
     the same latent vectors and return one row per run (a DataFrame): the :data:`KEYS` of
     :func:`acgan_lib.metrics.evaluate` (accuracy, classifier score, Frechet distance on
     classifier features, FID when ``fid_n``, MS-SSIM of the samples and of training data;
-    NaN when absent), the per-class ``msssim/samples_class_<c>`` and
-    ``msssim/train_class_<c>``, and the training speed."""
+    NaN when absent), the per-class keys of :data:`PER_CLASS` (sample and training MS-SSIM,
+    sample accuracy and the classifier's accuracy on real test images) and the training speed."""
     import pandas as pd
 
     runs = train_variants(variants, dataset, scale, seeds, progress=progress, **knobs)
@@ -171,8 +174,8 @@ def compare(variants, dataset: str, scale: str, seeds=(0,), n_eval: int = 1000, 
                "iters": info["step"], "s_per_it": (info["wall_time_s"] / info["step"]) if info["step"] else math.nan,
                "n_eval": n_eval, "n_fid": res.get("meta/n_fid"), "run": str(run_dir)}
         for c in class_ids:
-            row[f"msssim/samples_class_{c}"] = _f(res, f"msssim/samples_class_{c}")
-            row[f"msssim/train_class_{c}"] = _f(res, f"msssim/train_class_{c}")
+            for key in PER_CLASS:
+                row[f"{key}_{c}"] = _f(res, f"{key}_{c}")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -222,6 +225,56 @@ def per_class_msssim(df, class_names=None):
     return pd.DataFrame(rows)
 
 
+# ----------------------------------------------------------------------------- conclusions
+QUALITY_FLOOR = 0.5  # evaluation-classifier accuracy of the samples below which none is compared
+
+
+def judgeable(df, floor: float = QUALITY_FLOOR) -> list[str]:
+    """The variants whose samples are good enough to compare: mean evaluation-classifier
+    accuracy over the seeds of at least ``floor`` (issue 13). Below it the samples are too
+    poor for differences in diversity or fidelity to mean anything: the chapter draws no
+    comparison from such a variant and says that the budget was too small."""
+    acc = df.groupby("variant", sort=False)["accuracy"].mean()
+    return [v for v, a in acc.items() if a >= floor]
+
+
+def variant_ordering(df, name: str, a: str, b: str, column: str, lower_is_better: bool = False) -> dict:
+    """:func:`acgan_lib.metrics.seeds.ordering` of variant ``a`` over variant ``b`` on
+    ``column`` of :func:`compare`'s rows, paired by seed (flat keys ``name``, ``name.ci95``...)."""
+    va, vb = (df[df.variant == v].set_index("seed")[column] for v in (a, b))
+    common = sorted(set(va.index) & set(vb.index))
+    return ordering(name, [va[s] for s in common], [vb[s] for s in common], lower_is_better)
+
+
+def class_group_ordering(df, variant: str, name: str, better, worse, class_names) -> dict:
+    """002's "animals are harder than objects" as an ordering over seeds: for each seed, the
+    mean over the ``better`` classes (names) of the samples' accuracy minus the evaluation
+    classifier's accuracy on real test images of the same class, against the same mean over
+    the ``worse`` classes (relative to the real images, so that classes the classifier itself
+    finds hard do not count against the generator; a difference, defined even for a class
+    the classifier never gets right); flat keys of :func:`acgan_lib.metrics.seeds.ordering`
+    (positive difference: ``better`` above)."""
+    ids = {n: i for i, n in enumerate(class_names)}
+    rows = df[df.variant == variant].sort_values("seed")
+
+    def gap(group):
+        return [sum(r[f"accuracy/class_{ids[n]}"] - r[f"accuracy_real_all/class_{ids[n]}"] for n in group)
+                / len(group) for _, r in rows.iterrows()]
+    return ordering(name, gap(better), gap(worse))
+
+
+def intra_class_collapse(df, variant: str) -> dict:
+    """002's "subtle intra-class collapse": the classes whose sample MS-SSIM is above the
+    same class's training MS-SSIM in every seed (samples of one class more alike than real
+    images of that class). ``{"holds": any such class, "classes": [ids], "share": ...,
+    "seeds": n}``."""
+    rows = df[df.variant == variant]
+    cls = sorted({int(c.rsplit("_", 1)[1]) for c in df.columns if c.startswith("msssim/samples_class_")})
+    above = [c for c in cls if (rows[f"msssim/samples_class_{c}"] > rows[f"msssim/train_class_{c}"]).all()]
+    return {"holds": bool(above), "classes": above, "share": len(above) / len(cls) if cls else math.nan,
+            "seeds": int(rows["seed"].nunique())}
+
+
 def best_of(summary_df) -> dict:
     """``{heading: label of the best variant}`` for the metric columns of :func:`summary`."""
     out = {}
@@ -233,4 +286,5 @@ def best_of(summary_df) -> dict:
 
 
 __all__ = ["VARIANTS", "ALL_VARIANTS", "KEYS", "METRIC_COLUMNS", "variant_preset", "variant_config", "describe_variants", "train_variants",
-           "evaluate_run", "compare", "summary", "per_class_msssim", "best_of", "run_name"]
+           "evaluate_run", "compare", "summary", "per_class_msssim", "best_of", "run_name", "PER_CLASS",
+           "QUALITY_FLOOR", "judgeable", "variant_ordering", "class_group_ordering", "intra_class_collapse"]

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 from ..utils import UserError
-from .claims import CLAIMS, Claim
+from .claims import CLAIMS, Claim, by_id
 from .core import have_dataset, load_results, stale_chapters
 
 MISSING = object()
@@ -162,6 +162,19 @@ def decide(claim: Claim, results: dict) -> dict:
             return {**out, "verdict": "not reproduced", "note": reason}
     note = f"reached with less training than the source ({budget_note})" if below else ""
     return {**out, "verdict": "reproduced", "note": note}
+
+
+def chapter_verdict(claim_id: str, chapter: str) -> dict:
+    """:func:`decide` of one claim on what ``chapter`` has saved so far: the report's own
+    rule, for the sentences a chapter generates about a claim it measures (the chapter never
+    restates the rule). At smoke scale the verdict is "smoke run (no verdict)", as in the
+    report, and the note says what the rule would give."""
+    results = {chapter: load_results(chapter)}
+    d = decide(by_id()[claim_id], results)
+    if results[chapter].get("provenance", {}).get("scale") == "smoke":
+        would = d["verdict"] + (f": {d['note']}" if d["note"] else "")
+        d = {**d, "verdict": "smoke run (no verdict)", "note": f"the rule would give {would}"}
+    return d
 
 
 def evaluate_claim(claim: Claim, results: dict, stale: dict | None = None) -> dict:

@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..sample import Generator, load_generator
 from ..utils import UserError, atomic_write_json, device_name, git_commit, resolve_device
-from . import classifiers, diversity, fid, metric_main, resolution, scores, synthetic
+from . import bootstrap, classifiers, diversity, fid, metric_main, resolution, scores, synthetic
 from .context import CPU_FID_N, EvalContext, EvalOptions, cache_path
 from .metric_main import METRICS, Metric, check_metrics, default_metrics, list_metrics, register
 
@@ -208,5 +208,5 @@ def evaluate_run(run_dir, n: int = 10000, metrics=None, seed: int = 0, classifie
 
 
 __all__ = ["evaluate", "evaluate_run", "evaluate_checkpoint", "section", "list_metrics", "default_metrics",
-           "register", "cache_path", "METRICS", "Metric", "EvalContext", "EvalOptions", "classifiers", "scores", "diversity",
+           "register", "cache_path", "METRICS", "Metric", "EvalContext", "EvalOptions", "bootstrap", "classifiers", "scores", "diversity",
            "fid", "resolution", "synthetic", "metric_main"]

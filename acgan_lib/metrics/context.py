@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -200,11 +201,23 @@ class EvalContext:
         return scores.accuracy_report(self.sample_preds, self.sample_targets, self.class_ids)
 
     @cached_property
+    def correct_by_class(self) -> dict[int, np.ndarray]:
+        """``{class id: 0/1 per sample of that class}``: classified as intended (conditional G)."""
+        ok = (self.sample_preds == self.sample_targets).cpu().numpy()
+        t = self.sample_targets.cpu().numpy()
+        return {c: ok[t == c].astype(float) for c in self.class_ids}
+
+    @cached_property
+    def msssim_pairs(self) -> tuple[dict, dict]:
+        """:func:`.diversity.diversity_pairs`: MS-SSIM of each pair, samples and training images."""
+        xr, yr = self.train_u8
+        return diversity.diversity_pairs(self.samples, self.sample_groups, xr, yr, self.class_ids, seed=self.seed)
+
+    @cached_property
     def msssim_report(self) -> dict:
         """:func:`.diversity.diversity_report` of the samples and the training images."""
-        xr, yr = self.train_u8
-        return diversity.diversity_report(self.samples, self.sample_groups, xr, yr, self.class_ids,
-                                          seed=self.seed)
+        return diversity.diversity_report(None, None, None, None, self.class_ids, seed=self.seed,
+                                          pair_values=self.msssim_pairs)
 
     # ------------------------------------------------------------------ FID inputs
     def fid_reference(self, n_real: int, extractor=None, progress: bool = True):

@@ -17,6 +17,12 @@ x vs. a slightly noisy copy > x vs. a very noisy copy > x vs. unrelated noise, a
 same-class MNIST pairs > different-class pairs). Pixel values are mapped to [0, 1]
 (``data_range=1``). Absolute values are not comparable with the paper's ImageNet numbers;
 compare samples with training data of the same dataset.
+
+**Per class and intervals.** Besides the paper's share of classes below the most
+self-similar training class, the report gives the share below the *same* class's training
+MS-SSIM, and 95 % bootstrap intervals of both shares and of the accuracy/MS-SSIM
+correlation (:mod:`.bootstrap`): with 100 pairs per class these numbers move with the
+samples drawn.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ from pytorch_msssim import ms_ssim
 from scipy import stats
 
 from ..data import load_dataset, resize, to_float
+from . import bootstrap
 
 SIZE = 64
 WIN = 3
@@ -57,21 +64,28 @@ def random_pairs(m: int, pairs: int, g: torch.Generator) -> tuple[torch.Tensor, 
     return i, j
 
 
-def class_msssim(images: torch.Tensor, labels: torch.Tensor, class_ids: list[int], pairs: int = PAIRS,
-                 seed: int = 0) -> dict[int, float]:
-    """Mean MS-SSIM of ``pairs`` random same-class pairs, per class (NaN below 2 images)."""
+def class_msssim_pairs(images: torch.Tensor, labels: torch.Tensor, class_ids: list[int], pairs: int = PAIRS,
+                       seed: int = 0) -> dict[int, np.ndarray]:
+    """MS-SSIM of each of ``pairs`` random same-class pairs, per class (empty below 2 images)."""
     g = torch.Generator().manual_seed(seed)
     labels = labels.to(images.device)
     out = {}
     for c in class_ids:
         idx = (labels == c).nonzero().flatten()
         if len(idx) < 2:
-            out[c] = math.nan
+            out[c] = np.empty(0)
             continue
         i, j = random_pairs(len(idx), pairs, g)
         i, j = idx[i.to(idx.device)], idx[j.to(idx.device)]
-        out[c] = msssim(images[i], images[j]).mean().item()
+        out[c] = msssim(images[i], images[j]).double().cpu().numpy()
     return out
+
+
+def class_msssim(images: torch.Tensor, labels: torch.Tensor, class_ids: list[int], pairs: int = PAIRS,
+                 seed: int = 0) -> dict[int, float]:
+    """Mean MS-SSIM of ``pairs`` random same-class pairs, per class (NaN below 2 images)."""
+    return {c: float(v.mean()) if len(v) else math.nan
+            for c, v in class_msssim_pairs(images, labels, class_ids, pairs, seed).items()}
 
 
 def subsample_per_class(labels: torch.Tensor, class_ids: list[int], per_class: int, seed: int = 0) -> torch.Tensor:
@@ -92,17 +106,58 @@ def share_below(samples: dict[int, float], train: dict[int, float]) -> tuple[flo
     return tmax, (float(np.mean([v < tmax for v in vals])) if vals else math.nan)
 
 
-def diversity_report(sample_images, sample_labels, train_images, train_labels, class_ids: list[int],
-                     pairs: int = PAIRS, seed: int = 0) -> dict:
-    """Flat dict: ``msssim/samples_class_<c>``, ``msssim/train_class_<c>``, their means,
-    ``msssim/train_max`` and ``msssim/share_below_train_max``."""
-    s = class_msssim(sample_images, sample_labels, class_ids, pairs, seed)
+def share_below_own_class(samples: dict[int, float], train: dict[int, float]) -> float:
+    """Share of classes whose sample MS-SSIM is below the *same* class's training MS-SSIM
+    (samples at least as diverse as their own class; paper Sec. 4.2 compares per class)."""
+    both = [(v, train[c]) for c, v in samples.items() if not math.isnan(v) and not math.isnan(train.get(c, math.nan))]
+    return float(np.mean([s < t for s, t in both])) if both else math.nan
+
+
+def share_intervals(sample_pairs: dict[int, np.ndarray], train_pairs: dict[int, np.ndarray],
+                    draws: int = bootstrap.DRAWS, seed: int = 0) -> dict[str, list[float] | None]:
+    """95 % intervals of the two shares (:func:`share_below`, :func:`share_below_own_class`):
+    the pairs of every class, of samples and of training images, resampled
+    (:data:`.bootstrap.WITHIN`; the classes are all of the dataset's, so they stay fixed)."""
+    rng = np.random.default_rng(seed)
+    tc = [c for c, v in train_pairs.items() if len(v)]
+    cs = [c for c, v in sample_pairs.items() if len(v) and c in tc]
+    if not cs:
+        return {"share_below_train_max": None, "share_below_own_class": None}
+    s = bootstrap.class_means([sample_pairs[c] for c in cs], draws, rng)   # (classes, draws)
+    t = bootstrap.class_means([train_pairs[c] for c in tc], draws, rng)
+    own = t[[tc.index(c) for c in cs]]
+    return {"share_below_train_max": bootstrap.percentile_interval((s < t.max(0)).mean(0)),
+            "share_below_own_class": bootstrap.percentile_interval((s < own).mean(0))}
+
+
+def diversity_pairs(sample_images, sample_labels, train_images, train_labels, class_ids: list[int],
+                    pairs: int = PAIRS, seed: int = 0) -> tuple[dict, dict]:
+    """Per-pair MS-SSIM of the samples and of training images (``2 * pairs`` random
+    training images per class), each ``{class: array of pairs values}``."""
+    s = class_msssim_pairs(sample_images, sample_labels, class_ids, pairs, seed)
     keep = subsample_per_class(train_labels, class_ids, 2 * pairs, seed)
-    t = class_msssim(train_images[keep], train_labels[keep], class_ids, pairs, seed + 1)
+    t = class_msssim_pairs(train_images[keep], train_labels[keep], class_ids, pairs, seed + 1)
+    return s, t
+
+
+def diversity_report(sample_images, sample_labels, train_images, train_labels, class_ids: list[int],
+                     pairs: int = PAIRS, seed: int = 0, pair_values: tuple[dict, dict] | None = None) -> dict:
+    """Flat dict: ``msssim/samples_class_<c>``, ``msssim/train_class_<c>``, their means,
+    ``msssim/train_max``, ``msssim/share_below_train_max``, ``msssim/share_below_own_class``
+    and the 95 % intervals of both shares (``<key>.ci95``, :func:`share_intervals`).
+    ``pair_values``: the output of :func:`diversity_pairs`, when already computed."""
+    sp, tp = pair_values or diversity_pairs(sample_images, sample_labels, train_images, train_labels, class_ids,
+                                            pairs, seed)
+    mean = lambda v: float(v.mean()) if len(v) else math.nan  # noqa: E731
+    s, t = {c: mean(sp[c]) for c in class_ids}, {c: mean(tp[c]) for c in class_ids}
     tmax, share = share_below(s, t)
+    ci = share_intervals(sp, tp, seed=seed)
     out = {"msssim/samples_mean": float(np.nanmean(list(s.values()))),
            "msssim/train_mean": float(np.nanmean(list(t.values()))),
-           "msssim/train_max": tmax, "msssim/share_below_train_max": share}
+           "msssim/train_max": tmax, "msssim/share_below_train_max": share,
+           "msssim/share_below_train_max.ci95": ci["share_below_train_max"],
+           "msssim/share_below_own_class": share_below_own_class(s, t),
+           "msssim/share_below_own_class.ci95": ci["share_below_own_class"]}
     for c in class_ids:
         out[f"msssim/samples_class_{c}"] = s[c]
         out[f"msssim/train_class_{c}"] = t[c]
@@ -171,12 +226,25 @@ def joint_table(result: dict, class_ids: list[int], class_names: list[str] | Non
              "msssim_train": result.get(f"msssim/train_class_{c}", math.nan)} for c, n in zip(class_ids, names)]
 
 
-def accuracy_vs_diversity(result: dict, class_ids: list[int]) -> dict:
+def accuracy_vs_diversity(result: dict, class_ids: list[int], correct: dict | None = None,
+                          sample_pairs: dict | None = None, draws: int = bootstrap.DRAWS, seed: int = 0) -> dict:
     """Correlation across classes of sample accuracy and sample MS-SSIM (paper: the two are
-    anti-correlated, r = -0.16: accuracy is not bought with lost diversity)."""
+    anti-correlated, r = -0.16: accuracy is not bought with lost diversity). With
+    ``correct`` (``{class: 0/1 per sample}``) and ``sample_pairs`` (``{class: MS-SSIM per
+    pair}``), also 95 % intervals ``<key>.ci95`` (:data:`.bootstrap.TWO_LEVEL`: r over 10
+    classes estimates a relation from few points, so the classes are resampled too)."""
     rows = joint_table(result, class_ids)
     r, rho = correlation([r["accuracy"] for r in rows], [r["msssim"] for r in rows])
-    return {"acc_vs_msssim/pearson": r, "acc_vs_msssim/spearman": rho}
+    out = {"acc_vs_msssim/pearson": r, "acc_vs_msssim/spearman": rho}
+    if correct is not None and sample_pairs is not None:
+        cs = [c for c in class_ids if len(correct.get(c, ())) and len(sample_pairs.get(c, ()))]
+        rng = np.random.default_rng(seed)
+        acc = bootstrap.class_means([correct[c] for c in cs], draws, rng)
+        ms = bootstrap.class_means([sample_pairs[c] for c in cs], draws, rng)
+        x, y = bootstrap.resample_classes(acc, ms, rng=rng) if len(cs) >= 3 else (acc.T[:0], ms.T[:0])
+        out["acc_vs_msssim/pearson.ci95"] = bootstrap.percentile_interval(bootstrap.rowwise_pearson(x, y))
+        out["acc_vs_msssim/spearman.ci95"] = bootstrap.percentile_interval(bootstrap.rowwise_spearman(x, y))
+    return out
 
 
 # ----------------------------------------------------------------------------- pixel diversity

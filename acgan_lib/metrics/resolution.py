@@ -9,12 +9,20 @@ the resolution is reduced, the samples carry class information at their full res
 
 Shrinking uses antialiasing (``antialias=True``; a plain TF1 bilinear resize, as the paper
 likely used, aliases more at 8 px); set ``antialias=False`` for the plain resize.
+
+Per class (paper: 84.4 % of ImageNet classes are more discriminable at 128 px than at
+32 px), the report also gives the share of classes whose samples are more accurately
+classified at their native size than at the smallest one, with a bootstrap interval.
 """
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import bootstrap
 from .classifiers import classify
 
 SIZES = (8, 16, 64)
@@ -37,38 +45,74 @@ def round_trip(images: torch.Tensor, size: int, antialias: bool = True) -> torch
 
 
 @torch.no_grad()
-def resolution_accuracy(clf, images: torch.Tensor, targets: torch.Tensor, sizes, antialias: bool = True,
-                        batch_size: int = 1000) -> dict[int, float]:
-    """Accuracy of ``clf`` on ``images`` (float, [-1, 1]) round-tripped through each size."""
+def resolution_correct(clf, images: torch.Tensor, targets: torch.Tensor, sizes, antialias: bool = True,
+                       batch_size: int = 1000) -> dict[int, torch.Tensor]:
+    """Per image, whether ``clf`` classifies it correctly after the round trip through each
+    size (a bool tensor on the CPU per size)."""
     out = {}
     for s in sizes:
-        correct = 0
+        parts = []
         for i in range(0, len(images), batch_size):
             x = round_trip(images[i:i + batch_size], s, antialias)
             logits, _ = classify(clf, x, batch_size)
-            correct += (logits.argmax(1) == targets[i:i + batch_size].to(logits.device)).sum().item()
-        out[s] = correct / max(1, len(images))
+            parts.append((logits.argmax(1) == targets[i:i + batch_size].to(logits.device)).cpu())
+        out[s] = torch.cat(parts) if parts else torch.zeros(0, dtype=torch.bool)
     return out
+
+
+def resolution_accuracy(clf, images: torch.Tensor, targets: torch.Tensor, sizes, antialias: bool = True,
+                        batch_size: int = 1000) -> dict[int, float]:
+    """Accuracy of ``clf`` on ``images`` (float, [-1, 1]) round-tripped through each size."""
+    return {s: c.float().sum().item() / max(1, len(images))
+            for s, c in resolution_correct(clf, images, targets, sizes, antialias, batch_size).items()}
+
+
+def share_classes_higher(hi: torch.Tensor, lo: torch.Tensor, targets: torch.Tensor,
+                         draws: int = bootstrap.DRAWS, seed: int = 0) -> tuple[float, list[float] | None]:
+    """Share of classes whose accuracy is strictly higher at one resolution (``hi``: correct
+    per image) than at another (``lo``, the same images), and its 95 % interval: the images
+    of each class resampled, paired (:data:`.bootstrap.WITHIN`; paper: 84.4 % of ImageNet
+    classes are more accurate at 128 than at 32 px)."""
+    t = targets.cpu()
+    diff = (hi.float() - lo.float()).numpy()
+    per_class = [diff[(t == c).numpy()] for c in torch.unique(t).tolist()]
+    if not per_class:
+        return float("nan"), None
+    share = float(np.mean([d.mean() > 0 for d in per_class]))
+    means = bootstrap.class_means(per_class, draws, np.random.default_rng(seed))
+    return share, bootstrap.percentile_interval((means > 0).mean(0))
 
 
 def resolution_report(clf, samples, sample_targets, real, real_targets, sizes=SIZES,
-                      antialias: bool = True) -> dict:
-    """Flat dict ``resolution/samples_<px>`` and ``resolution/real_<px>`` (accuracies)."""
-    all_sizes = sizes_for(samples.shape[-1], sizes)
+                      antialias: bool = True, seed: int = 0) -> dict:
+    """Flat dict ``resolution/samples_<px>`` and ``resolution/real_<px>`` (accuracies), and
+    ``resolution/share_classes_higher_at_<native>`` (samples; ``..._real`` for the real
+    images) with ``.ci95``: the share of classes more accurate at the native size than at
+    the smallest one (:func:`share_classes_higher`)."""
+    native = samples.shape[-1]
+    all_sizes = sizes_for(native, sizes)
     out = {}
     for name, x, y in (("samples", samples, sample_targets), ("real", real, real_targets)):
-        if x is None:
+        if x is None or y is None:
             continue
-        for s, acc in resolution_accuracy(clf, x, y, all_sizes, antialias).items():
-            out[f"resolution/{name}_{s}"] = acc
+        correct = resolution_correct(clf, x, y, all_sizes, antialias)
+        for s, c in correct.items():
+            out[f"resolution/{name}_{s}"] = c.float().sum().item() / max(1, len(x))
+        if min(all_sizes) < native:
+            key = f"resolution/share_classes_higher_at_{native}" + ("_real" if name == "real" else "")
+            out[key], out[f"{key}.ci95"] = share_classes_higher(correct[native], correct[min(all_sizes)], y,
+                                                                seed=seed)
     return out
+
+
+_CURVE = re.compile(r"(samples|real)_(\d+)")
 
 
 def from_result(result: dict) -> dict[str, dict[int, float]]:
     """``{"samples": {px: acc}, "real": {px: acc}}`` from an :func:`evaluate` result (plots)."""
     out: dict[str, dict[int, float]] = {}
     for k, v in result.items():
-        if k.startswith("resolution/"):
-            name, px = k.split("/", 1)[1].rsplit("_", 1)
-            out.setdefault(name, {})[int(px)] = v
+        m = _CURVE.fullmatch(k.split("/", 1)[1]) if k.startswith("resolution/") else None
+        if m:
+            out.setdefault(m[1], {})[int(m[2])] = v
     return {k: dict(sorted(v.items())) for k, v in out.items()}
