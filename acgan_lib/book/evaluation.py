@@ -134,7 +134,7 @@ HEADINGS = {  # key of an evaluate() result -> its table heading (real data: the
     "classifier_score_mean": "score", "classifier_score_real_mean": "score",
     "classifier_score_std": "score std", "classifier_score_real_std": "score std",
     "frechet_classifier": "Frechet (classifier)", "fid_inception": "FID",
-    "msssim/samples_mean": "MS-SSIM", "msssim/train_mean": "MS-SSIM",
+    "msssim/samples_mean": "MS-SSIM",
 }
 
 
