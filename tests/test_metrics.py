@@ -251,6 +251,61 @@ def test_correlation_interval_resamples_classes_and_samples():
     assert "acc_vs_msssim/pearson.ci95" not in diversity.accuracy_vs_diversity(res, classes)
 
 
+def _grid(seed: int, collapsed_class: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fixed-noise grid: 10 classes x 10 random images; one class all alike if asked."""
+    y = torch.arange(100) // 10
+    x = torch.rand(100, 1, 28, 28, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    if collapsed_class is not None:
+        x[y == collapsed_class] = x[y == collapsed_class][0]
+    return x, y
+
+
+def test_msssim_over_training_flags_collapse_late_in_training():
+    ids = list(range(10))
+    x, y = _grid(0, collapsed_class=3)
+    per = diversity.all_pairs_msssim(x, y, ids)
+    assert per[3] == pytest.approx(1.0, abs=1e-5) and max(v for c, v in per.items() if c != 3) < 0.3
+    # healthy: only the untrained first grid is alike (early, ignored); collapsing: a class
+    # becomes alike in the second half
+    healthy = [(0, *_grid(1, 0)), (100, *_grid(2)), (200, *_grid(3)), (300, *_grid(4))]
+    collapsing = [(0, *_grid(1)), (100, *_grid(2)), (200, *_grid(3, 5)), (300, *_grid(4, 5))]
+    h = diversity.msssim_over_training(healthy, threshold=0.5)
+    c = diversity.msssim_over_training(collapsing, threshold=0.5)
+    assert h["flagged_steps"] == [0] and not h["collapsed"]
+    assert c["late_flagged_steps"] == [200, 300] and c["collapsed"]
+    assert c["max"][-1] == pytest.approx(1.0, abs=1e-5) and c["per_class"][5][-1] == c["max"][-1]
+    # the rule passes only when it tells the two apart, and fails both ways
+    assert diversity.detects_collapse(h, c)
+    assert not diversity.detects_collapse(c, c) and not diversity.detects_collapse(h, h)
+    # a threshold above every value flags nothing; below every value flags everything
+    assert not diversity.msssim_over_training(collapsing, threshold=1.1)["collapsed"]
+    assert diversity.msssim_over_training(healthy, threshold=-1.0)["collapsed"]
+
+
+def test_checkerboard_energy_and_uneven_overlap():
+    from acgan_lib.metrics import artifacts
+    from acgan_lib.models.acgan import ACGANGenerator
+
+    g = torch.Generator().manual_seed(0)
+    i = torch.arange(28)
+    board = ((i[:, None] + i[None, :]) % 2).float() * 2 - 1          # period-2 checkerboard
+    smooth = torch.linspace(-1, 1, 28)[None, :].expand(28, 28)
+    blobs = torch.nn.functional.avg_pool2d(torch.rand(50, 1, 28, 28, generator=g), 5, 1, 2) * 2 - 1
+    assert artifacts.period2_energy(board[None, None]) == pytest.approx(1.0)
+    assert artifacts.period2_energy(smooth[None, None].clone()) < 0.01
+    assert artifacts.period2_energy(blobs + 0.1 * board) > 5 * artifacts.period2_energy(blobs)
+    with pytest.raises(ValueError, match="even"):
+        artifacts.period2_energy(torch.zeros(1, 1, 27, 27))
+    rows = artifacts.uneven_overlap(ACGANGenerator(image_size=28, channels=1))
+    assert [(r["stride"], r["taps per axis"], r["uneven overlap"]) for r in rows] == [
+        (1, "5", False), (2, "2/3", True), (2, "2/3", True)]
+    assert [r["uneven overlap"] for r in artifacts.uneven_overlap(ACGANGenerator(image_size=64))] == [
+        True, True, True, False, True]
+    even = nn.Sequential(nn.ConvTranspose2d(4, 4, 4, 2, 1))              # kernel divisible by stride
+    assert artifacts.uneven_overlap(even) == [{"layer": "0", "in": 4, "out": 4, "kernel": 4, "stride": 2,
+                                                "taps per axis": "2", "uneven overlap": False}]
+
+
 # ----------------------------------------------------------------------------- classifiers
 def test_classifier_accuracy_real_above_noise(trained_clf, fake_mnist):
     model, meta = trained_clf

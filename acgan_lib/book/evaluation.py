@@ -135,6 +135,7 @@ HEADINGS = {  # key of an evaluate() result -> its table heading (real data: the
     "classifier_score_std": "score std", "classifier_score_real_std": "score std",
     "frechet_classifier": "Frechet (classifier)", "fid_inception": "FID",
     "per_class_accuracy_min": "weakest class accuracy",
+    "msssim/samples_mean": "MS-SSIM",
 }
 
 

@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from pytorch_msssim import ms_ssim
 from scipy import stats
 
-from ..data import load_dataset, resize, to_float
+from ..data import dataset_info, load_dataset, resize, to_float
+from ..runs import Run
 from . import bootstrap
 
 SIZE = 64
@@ -204,6 +205,83 @@ def mode_collapse(result: dict, class_ids: list[int], dropped_below: float = DRO
     return {"collapsed": bool(dropped or alike), "dropped_classes": dropped,
             "share_min": result["class_share/min"], "share_floor": floor, "msssim_samples": ms,
             "msssim_train_max": tmax, "evidence": "; ".join(evidence)}
+
+
+# ----------------------------------------------------------------------------- over training
+def all_pairs_msssim(images: torch.Tensor, labels: torch.Tensor, class_ids: list[int]) -> dict[int, float]:
+    """Mean MS-SSIM over *every* same-class pair, per class (NaN below 2 images): for small
+    sets such as a fixed-noise grid (10 images a class: 45 pairs), where random pairs would
+    repeat."""
+    out = {}
+    for c in class_ids:
+        idx = (labels.cpu() == c).nonzero().flatten()
+        if len(idx) < 2:
+            out[c] = math.nan
+            continue
+        i, j = torch.triu_indices(len(idx), len(idx), offset=1)
+        out[c] = msssim(images[idx[i]], images[idx[j]]).mean().item()
+    return out
+
+
+def grid_threshold(train_images, train_labels, class_ids: list[int], per_class: int = 10, draws: int = 10,
+                   seed: int = 0) -> float:
+    """The largest class MS-SSIM that real training images reach with the grid's estimator
+    (:func:`all_pairs_msssim` of ``per_class`` random images a class), over ``draws`` random
+    grids: no real grid of that size is more uniform. (Ten images give a noisy class mean:
+    the 100-pair training maximum of :func:`diversity_report` would flag some real grids.)"""
+    best = -math.inf
+    for d in range(draws):
+        keep = subsample_per_class(train_labels, class_ids, per_class, seed + d)
+        best = max(best, max(all_pairs_msssim(train_images[keep], train_labels[keep], class_ids).values()))
+    return float(best)
+
+
+def msssim_over_training(grids, threshold: float, after: float = 0.5) -> dict:
+    """The paper's collapse detector (Sec. 4.2: the mean MS-SSIM of a class's samples is
+    "tracked during training to identify whether the generator collapsed"; its appendix: the
+    score falls over training in classes that do not collapse and rises in those that do).
+
+    ``grids``: ``[(step, images, labels), ...]`` in step order, e.g. a run's fixed-noise
+    grids (:meth:`acgan_lib.runs.Run.grid`); ``threshold``: the training data's maximum class
+    MS-SSIM with the same estimator (:func:`grid_threshold`: no real class is that uniform). A class is *flagged* at a step when its sample
+    MS-SSIM (:func:`all_pairs_msssim`) exceeds the threshold; the run is ``collapsed`` when a
+    class is flagged at a step past ``after`` of the last step (a young generator's blurry
+    samples look alike without having collapsed, and a collapsed generator does not recover,
+    so the later steps decide). Returns ``{steps, per_class: {c: [...]}, max, mean, threshold,
+    after, flagged_steps, late_flagged_steps, collapsed}``."""
+    grids = list(grids)
+    if not grids:
+        raise ValueError("msssim_over_training needs at least one grid")
+    class_ids = sorted({int(c) for _, _, y in grids for c in y.tolist()})
+    steps = [int(s) for s, _, _ in grids]
+    per = [all_pairs_msssim(x, y, class_ids) for _, x, y in grids]
+    per_class = {c: [p[c] for p in per] for c in class_ids}
+    mx = [float(np.nanmax(list(p.values()))) for p in per]
+    flagged = [s for s, m in zip(steps, mx) if m > threshold]
+    late = [s for s in flagged if s > after * steps[-1]]
+    return {"steps": steps, "per_class": per_class, "max": mx,
+            "mean": [float(np.nanmean(list(p.values()))) for p in per], "threshold": float(threshold),
+            "after": after, "flagged_steps": flagged, "late_flagged_steps": late, "collapsed": bool(late)}
+
+
+def run_msssim_over_training(run, after: float = 0.5, draws: int = 10, seed: int = 0, data_root=None) -> dict:
+    """:func:`msssim_over_training` of a run's saved fixed-noise grids (each row one class),
+    against the :func:`grid_threshold` of its training classes (grids of the same size)."""
+    run = Run(run)
+    ids = run.cfg.class_ids(len(dataset_info(run.cfg.dataset).classes))
+    grids = []
+    for step in run.sample_steps():
+        images, rows = run.grid(step)
+        grids.append((step, images, torch.tensor(ids)[rows]))
+    x, y = load_dataset(run.cfg.dataset, train=True, root=data_root)
+    per_class = int(np.bincount(grids[0][2].numpy()).max()) if grids else 10
+    return msssim_over_training(grids, grid_threshold(x, y, ids, per_class, draws, seed), after)
+
+
+def detects_collapse(healthy: dict, provoked: dict) -> bool:
+    """Whether the detector tells the two runs apart (two :func:`msssim_over_training`
+    results): it flags the run provoked to collapse and not the healthy one."""
+    return provoked["collapsed"] and not healthy["collapsed"]
 
 
 # ----------------------------------------------------------------------------- joint view
