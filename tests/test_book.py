@@ -622,8 +622,8 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     from acgan_lib import book
     from acgan_lib.metrics.seeds import ordering
 
-    def res(chapter, name, a, b):
-        return _results(chapter, {"orderings": ordering(name, a, b)})
+    def res(chapter, name, a, b, scale="full"):
+        return _results(chapter, {"orderings": ordering(name, a, b)}, scale)
     n1 = "04_activation_noise", "schedule_beats_none_accuracy"
     hi, lo, mixed = [0.80, 0.82, 0.85], [0.70, 0.71, 0.76], [0.75, 0.76, 0.80]
     assert _decide("N1", res(*n1, hi, lo))["verdict"] == "reproduced"
@@ -634,6 +634,10 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     p10 = "07_class_splitting", "msssim_rises_with_classes"
     assert _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] == "reproduced"
     assert _decide("P10", res(*p10, [0.74, 0.73, 0.75], [0.85, 0.84, 0.86]))["verdict"] == "not reproduced"
+    # P10 needs the AC-GAN at the source's length: a cpu-scale value is shown without a verdict
+    d = _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75], scale="cpu"))
+    assert d["verdict"] == "not run" and "needs full scale" in d["note"]
+    assert _decide("N1", res(*n1, hi, lo, scale="cpu"))["verdict"] == "reproduced"  # N1 has no min_scale
     # the generated sentence and the table follow the interval, whichever way it falls
     for a, b, word in [(hi, lo, "H"), (lo, hi, "R"), ([0.80, 0.70, 0.85], mixed, "U")]:
         o = ordering("x", a, b)
@@ -675,3 +679,6 @@ def test_report_rows_record_scale_seeds_and_interval():
     from acgan_lib.book.claims import by_id
     assert report.evaluate_claim(by_id()["D3"], smoke)["verdict"] == "smoke run (no verdict)"
     assert report.evaluate_claim(by_id()["D3"], smoke, {"02_conditional_gan": "abc"})["verdict"].endswith("(stale)")
+    # a mean over seeds saved beside its seed count (or list of seeds) gives the count to its keys
+    means = _results("02_conditional_gan", {"table1": {"base": {"accuracy": 0.9, "seeds": [0, 1, 2]}}})
+    assert report.seeds_and_interval(by_id()["D3"], means) == (3, None)

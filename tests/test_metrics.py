@@ -703,6 +703,9 @@ def test_ranking_is_reproduced_only_when_every_link_is():
     both = ranking("r", {"a": [5, 6, 7], "b": [2, 3, 5], "c": [1, 1.5, 3]})
     assert both["r"] is True and both["r.ci95"][0] > 0
     assert both["r.ci95"] == min((v["ci95"] for v in both["r.links"].values()), key=lambda c: c[0])
+    # a > b undecided (wide interval around 0), b > c reversed: the reversed link is reported
+    rev = ranking("r", {"a": [9, 0, 4], "b": [4, 5, 5], "c": [5, 6, 6]})
+    assert rev["r"] is False and rev["r.ci95"] == rev["r.links"]["b > c"]["ci95"] and rev["r.ci95"][1] < 0
     with pytest.raises(UserError, match="at least two"):
         ranking("r", {"a": [1, 2, 3]})
 

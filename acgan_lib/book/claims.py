@@ -97,6 +97,7 @@ class Claim:
     ci95: str = ""      # metric path of the 95 % interval (default "<metric>.ci95")
     why: str = ""       # known differences that can explain a failure to reproduce
     needs: str = ""     # a dataset the measurement needs ("cifar10"): "not run" says so
+    min_scale: str = ""  # "full": a value measured at a smaller scale gets no verdict ("not run")
 
     def __hash__(self):
         return hash(self.id)
@@ -121,6 +122,8 @@ def parse_claim(row: dict) -> Claim:
         raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: unknown fields {sorted(unknown)}")
     if row.get("kind", "property") not in KINDS:
         raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: kind must be one of {KINDS}")
+    if row.get("min_scale", "") not in ("", "cpu", "full"):
+        raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: min_scale must be cpu or full")
     also = tuple(Condition(c["metric"], parse_rule(c["rule"]), c.get("label", ""), c.get("relative_to", ""),
                            c.get("compare", "ratio")) for c in row.get("also", ()))
     return Claim(**{**row, "rule": parse_rule(row["rule"]), "also": also, "budget": dict(row.get("budget") or {})})

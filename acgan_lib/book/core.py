@@ -460,12 +460,14 @@ def orderings_table(orderings: dict, labels: dict):
 def ordering_finding(orderings: dict, name: str, holds: str, reversed_: str,
                      unresolved: str) -> str:
     """The sentence an ordering's interval supports, for a chapter's generated prose:
-    ``holds`` (interval above 0), ``reversed_`` (below 0) or ``unresolved`` (it contains 0,
-    or one seed gave none), then "(mean difference d, 95 % interval [lo, hi])"."""
-    ci = orderings[f"{name}.ci95"]
+    ``holds`` (interval above 0), ``reversed_`` (below 0) or ``unresolved`` (it contains 0),
+    then "(mean difference d, 95 % interval [lo, hi])"; with one seed there is no interval
+    and the sentence says the ordering was not tested."""
+    ci, diff = orderings[f"{name}.ci95"], orderings[f"{name}.diff"]
+    if not ci:  # fewer than 2 seeds
+        return f"not tested: one seed gives no interval (difference {diff:+.3f})"
     said = {1: holds, -1: reversed_, 0: unresolved}[interval_side(ci)]
-    where = f"95 % interval [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "one seed: no interval"
-    return f"{said} (mean difference {orderings[name + '.diff']:+.3f}, {where})"
+    return f"{said} (mean difference {diff:+.3f}, 95 % interval [{ci[0]:+.3f}, {ci[1]:+.3f}])"
 
 
 def mean_sd(values, fmt: str = "{:.3f}") -> str:

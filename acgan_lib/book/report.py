@@ -23,6 +23,7 @@ from .claims import CLAIMS, Claim, by_id
 from .core import have_dataset, load_results, stale_chapters
 
 MISSING = object()
+SCALE_ORDER = ("smoke", "cpu", "full")
 
 
 def resolve(metrics: dict, path: str):
@@ -108,10 +109,16 @@ def below_budget(claim: Claim, prov: dict) -> tuple[bool, str]:
 
 def seeds_and_interval(claim: Claim, results: dict) -> tuple[int, list | None]:
     """Number of seeds and 95 % interval recorded for the claim's metric (``<path>.seeds`` and
-    ``<path>.ci95`` beside it, or the paths the claim names); 1 and ``None`` when absent."""
+    ``<path>.ci95`` beside it, or the paths the claim names; a mean over seeds saved as
+    ``{..., "accuracy": m, "seeds": n}`` gives its ``seeds`` to every key beside it; a list of
+    seeds counts its entries); 1 and ``None`` when absent."""
     chapter, path = _first(claim.metric)
     seeds = lookup(results, claim.seeds or f"{chapter}:{path}.seeds")
+    if seeds is MISSING and not claim.seeds and "." in path:
+        seeds = lookup(results, f"{chapter}:{path.rsplit('.', 1)[0]}.seeds")
     ci = lookup(results, claim.ci95 or f"{chapter}:{path}.ci95")
+    if isinstance(seeds, (list, tuple)):
+        seeds = len(seeds)
     seeds = int(seeds) if isinstance(seeds, (int, float)) and not isinstance(seeds, bool) else 1
     ci = list(ci) if isinstance(ci, (list, tuple)) and len(ci) == 2 else None
     return seeds, ci
@@ -144,6 +151,11 @@ def decide(claim: Claim, results: dict) -> dict:
            "seeds": seeds, "ci95": ci, "note": ""}
     if ours is MISSING or ours is None:
         return {**out, "verdict": "not run"}
+    scale = prov.get("scale")
+    if claim.min_scale and scale in SCALE_ORDER and SCALE_ORDER.index(scale) < SCALE_ORDER.index(claim.min_scale):
+        return {**out, "verdict": "not run",
+                "note": f"measured at {scale} scale only; this claim needs {claim.min_scale} scale (the AC-GAN at "
+                        f"the source's length: a GPU), so the value is shown without a verdict"}
     held = [(lab, r.holds(v) if v is not MISSING and v is not None else None, r, ref)
             for lab, v, _, r, ref in parts]
     failed = [f"{lab or 'value'} fails {r.describe()}" for lab, ok, r, _ in held if ok is False]

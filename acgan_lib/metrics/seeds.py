@@ -85,7 +85,9 @@ def ranking(name: str, values: dict, lower_is_better: bool = False) -> dict:
     ``name.ci95`` are those of the weakest link (the lowest interval bound; the smallest mean
     difference below 2 seeds), so the chain's interval excludes 0 exactly when every link's
     does: an intersection-union test, valid at 95 % without a correction for the number of
-    links. ``name.links``: ``{"A > B": {holds, diff, ci95}}`` for every link."""
+    links; when a link's interval lies below 0 (that step is shown reversed), that link's
+    interval is reported instead. ``name.links``: ``{"A > B": {holds, diff, ci95}}`` for every
+    link."""
     order = list(values)
     if len(order) < 2:
         raise UserError(f"a ranking needs at least two entries (got {order})")
@@ -93,7 +95,9 @@ def ranking(name: str, values: dict, lower_is_better: bool = False) -> dict:
     for a, b in zip(order, order[1:]):
         o = ordering("x", values[a], values[b], lower_is_better)
         links[f"{a} > {b}"] = {"holds": o["x"], "diff": o["x.diff"], "ci95": o["x.ci95"]}
-    weakest = min(links.values(), key=lambda k: k["ci95"][0] if k["ci95"] else k["diff"])
+    reversed_ = [k for k in links.values() if k["ci95"] and k["ci95"][1] < 0]
+    weakest = (min(reversed_, key=lambda k: k["ci95"][1]) if reversed_  # a link shown reversed decides
+               else min(links.values(), key=lambda k: k["ci95"][0] if k["ci95"] else k["diff"]))
     return {name: all(k["holds"] for k in links.values()), f"{name}.diff": weakest["diff"],
             f"{name}.seeds": len(list(values[order[0]])), f"{name}.ci95": weakest["ci95"],
             f"{name}.order": order, f"{name}.links": links,
