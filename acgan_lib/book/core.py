@@ -48,7 +48,8 @@ SCALE_NOTES = {
     "cpu": "reduced scale for 2 CPU cores (fewer iterations, smaller batches and evaluation "
            "sets than the sources; each chapter's header states its own). Not the sources' "
            "protocol: compare trends, not absolute numbers.",
-    "full": "the sources' protocol (the presets as written; meant for a GPU).",
+    "full": "the sources' protocol (the presets as written): hours per chapter on CPU for the "
+            "MNIST chapters, a GPU for the AC-GAN chapters.",
 }
 SCALE_SHORT = {
     "smoke": "smoke test, only checks that the code runs (numbers and images are meaningless)",
