@@ -473,9 +473,8 @@ def ordering_finding(orderings: dict, name: str, holds: str, reversed_: str,
 
 def mean_sd(values, fmt: str = "{:.3f}") -> str:
     """``"mean ± sd"`` of one value per seed (sample sd; the mean alone for one seed)."""
+    import statistics
+
     v = [float(x) for x in values]
-    m = sum(v) / len(v)
-    if len(v) < 2:
-        return fmt.format(m)
-    sd = (sum((x - m) ** 2 for x in v) / (len(v) - 1)) ** 0.5
-    return f"{fmt.format(m)} ± {fmt.format(sd)}"
+    m = statistics.fmean(v)
+    return fmt.format(m) if len(v) < 2 else f"{fmt.format(m)} ± {fmt.format(statistics.stdev(v))}"
