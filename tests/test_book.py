@@ -479,7 +479,8 @@ def test_claims_table_covers_the_sources_with_verbatim_quotes():
     assert {c.source[:3] for c in CLAIMS} == {"000", "001", "002", "003", "004"}
     for c in CLAIMS:
         assert c.quote and c.kind in KINDS, c.id
-        assert not c.budget or c.kind == "absolute", c.id  # orderings/ratios are never "not comparable"
+        # orderings/ratios are never "not comparable"; their budget only gates min_scale ("not run")
+        assert not c.budget or c.kind == "absolute" or c.min_scale, c.id
         assert c.rule.kind != "info", c.id                 # four outcomes only
     texts = _seed_texts()
     if texts is None:
@@ -638,6 +639,12 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     d = _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75], scale="cpu"))
     assert d["verdict"] == "not run" and "needs full scale" in d["note"]
     assert _decide("N1", res(*n1, hi, lo, scale="cpu"))["verdict"] == "reproduced"  # N1 has no min_scale
+    # B4 needs full scale *and* 002's length: a `full` execution with a lease's shorter budget gets no verdict
+    b4 = {"cifar10": {"orderings": ordering("animals_below_objects", hi, lo)}}
+    assert _decide("B4", _results("09_modern_acgan", b4, "full"))["verdict"] == "reproduced"
+    assert _decide("B4", _results("09_modern_acgan", b4, "full", iters=37500))["verdict"] == "reproduced"
+    d = _decide("B4", _results("09_modern_acgan", b4, "full", iters=9360))
+    assert d["verdict"] == "not run" and "less than the source's budget" in d["note"]
     # the generated sentence and the table follow the interval, whichever way it falls
     for a, b, word in [(hi, lo, "H"), (lo, hi, "R"), ([0.80, 0.70, 0.85], mixed, "U")]:
         o = ordering("x", a, b)

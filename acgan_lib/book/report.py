@@ -156,6 +156,12 @@ def decide(claim: Claim, results: dict) -> dict:
         return {**out, "verdict": "not run",
                 "note": f"measured at {scale} scale only; this claim needs {claim.min_scale} scale (the AC-GAN at "
                         f"the source's length: a GPU), so the value is shown without a verdict"}
+    if claim.min_scale and claim.budget:  # e.g. a `full` execution given a lease's smaller budget
+        below, budget_note = below_budget(claim, prov)
+        if below:
+            return {**out, "verdict": "not run",
+                    "note": f"trained with less than the source's budget ({budget_note}), which this claim "
+                            "needs, so the value is shown without a verdict"}
     held = [(lab, r.holds(v) if v is not MISSING and v is not None else None, r, ref)
             for lab, v, _, r, ref in parts]
     failed = [f"{lab or 'value'} fails {r.describe()}" for lab, ok, r, _ in held if ok is False]
