@@ -55,6 +55,8 @@ def test_bundle_records_files_hashes_and_contents(tmp_path, capsys):
              limit_mib=1000)
     assert archive.stat().st_mtime_ns == mtime
     assert sorted(p.name for p in out.iterdir()) == ["bundle.json", "data"]
+    with pytest.raises(UserError, match="not empty and holds no bundle.json"):   # never empties another folder
+        B.bundle(root, "3.12", [], wheels=False, manifest=tmp_path / "manifest.json")
 
 
 def test_bundle_stops_above_the_limit_with_one_line(tmp_path, capsys, monkeypatch):

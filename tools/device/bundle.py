@@ -346,6 +346,9 @@ def bundle(out: Path | str = BUNDLE_DEFAULT, python_version: str = "3.12", datas
         inside = None
     if inside is not None and subprocess.run(["git", "check-ignore", "-q", str(inside)], cwd=repo).returncode != 0:
         raise UserError(f"{out} is inside the checkout but not ignored by git: it would travel twice")
+    if out.exists() and any(out.iterdir()) and not (out / "bundle.json").is_file():
+        raise UserError(f"{out} is not empty and holds no bundle.json: choose an empty or new folder "
+                        "(the bundle folder is emptied of anything bundle.json does not list)")
     known = _known(out, python_version)
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -451,10 +454,15 @@ def verify_wheels(python: str, bundle_dir: Path | str = BUNDLE_DEFAULT, venv: Pa
         if subprocess.run(cmd, **kw).returncode != 0:
             raise UserError(f"wheel-set proof failed at: {what}")
 
+    marker = venv / ".made-by-verify-wheels"
+    if venv.exists() and not marker.is_file():
+        raise UserError(f"{venv} exists and was not made by verify-wheels: choose another --venv "
+                        "(it is deleted and made again)")
     shutil.rmtree(venv, ignore_errors=True)
     target = venv / "wheels-target"
     vpy = str(venv / "bin" / "python")
     step(f"fresh virtual environment with {python}", [python, "-m", "venv", str(venv)])
+    marker.touch()
     device_side = sorted((set(VERIFY_DEVICE_SIDE) | set(info.get("device_requirements", {}))) - {"torch"})
     step("the device's packages from PyPI", [vpy, "-m", "pip", "install", "-q", *device_side])
     if torch:
