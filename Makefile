@@ -6,6 +6,9 @@
 #   make execute SCALE=cpu re-execute every chapter with papermill (smoke | cpu | full) into the
 #                          committed book (clean tree only); SCALE=smoke, or OUT=DIR, writes to
 #                          _build/smoke or DIR instead and leaves the committed book alone
+#   make device-bundle     fill _build/device-bundle/ (wheels for the GPU machine's Python 3.12,
+#                          Fashion-MNIST as xz, bundle.json) and _build/manifest.json, print what a
+#                          device call carries; PYVER=3.11 for this machine's Python (CI)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -18,7 +21,7 @@ MATHJAX_VERSION := 3.2.2
 MATHJAX_DIR     := .mathjax
 MATHJAX_STAMP   := $(MATHJAX_DIR)/.installed-$(MATHJAX_VERSION)
 
-.PHONY: venv mathjax test book execute bench clean-book
+.PHONY: venv mathjax test book execute bench device-bundle clean-book
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -50,6 +53,9 @@ book: venv mathjax
 bench: venv
 	$(PY) benchmarks/train_speed.py
 	$(PY) benchmarks/eval_speed.py
+
+device-bundle: venv
+	$(PY) -m tools.device bundle $(if $(PYVER),--python-version $(PYVER))
 
 clean-book:
 	rm -rf _build

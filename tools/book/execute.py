@@ -35,13 +35,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, source_state
+from acgan_lib.utils import UserError, atomic_write_json, atomic_write_text, file_hash, source_state
 from acgan_lib.book.core import COMMIT_ENV, CHAPTER_FOLDER_ENV, RUNS_ENV, WALL_TIME_PLACEHOLDER, results_root
 from .notebooks import INJECTED_TAG, Chapter, hide_cell, _root, chapters, render, repo_url, unmark_stale
 
@@ -50,17 +51,46 @@ MANIFEST_DEFAULT = "_build/manifest.json"
 SMOKE_OUT_DEFAULT = "_build/smoke"
 
 
+def git_files(root: Path, untracked: bool = False) -> list[str]:
+    """The tracked files of the checkout at ``root`` (``untracked``: the untracked files git
+    does not ignore instead), as paths relative to it: what a device call sends."""
+    args = ["--others", "--exclude-standard"] if untracked else []
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", *args], cwd=root, capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise UserError(f"cannot list the files of {root} with git: {e}") from None
+    if out.returncode != 0:
+        why = out.stderr.decode(errors="replace").strip()[:160]
+        raise UserError(f"cannot list the files of {root} with git: {why}")
+    return [n for n in out.stdout.decode().split("\0") if n]
+
+
 def write_manifest(path: str | None = None) -> Path:
     """``python -m acgan_lib.book manifest``: record the checkout's commit (and the hash of
-    its uncommitted changes) in ``_build/manifest.json``, to send with the tree to a machine
-    without git, whose executor reads it."""
+    its uncommitted changes) and the sha256 of every tracked file in ``_build/manifest.json``,
+    to send with the tree to a machine without git, whose executor reads it and whose copy
+    :func:`verify_manifest` checks."""
     root = _root()
     state = source_state()
     if state is None:
         raise UserError("no git here: write the manifest where the checkout is, then send it with the tree")
+    state["files"] = {name: file_hash(root / name) for name in git_files(root) if (root / name).is_file()}
     out = Path(path) if path else root / MANIFEST_DEFAULT
     atomic_write_json(out, state)
     return out
+
+
+def verify_manifest(root: Path, manifest: str | os.PathLike) -> list[str]:
+    """The files of the manifest's tree that are missing under ``root`` or differ from it
+    (sha256), sorted; an empty list when the copy is the one the manifest describes."""
+    try:
+        files = json.loads(Path(manifest).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"unreadable manifest {manifest} ({type(e).__name__}: {str(e)[:80]}): write it again "
+                        "with python -m acgan_lib.book manifest") from None
+    root = Path(root)
+    return sorted(name for name, sha in files.items()
+                  if not (root / name).is_file() or file_hash(root / name) != sha)
 
 
 def source_for_execution(root: Path, committed: bool, allow_dirty: bool = False, manifest: str | None = None) -> dict:
