@@ -74,11 +74,13 @@ FAKE_CHAPTER = """
 import json, pathlib, sys
 stem, work = sys.argv[1], pathlib.Path(sys.argv[2])
 if stem.startswith("04"):
-    print("Traceback ...", file=sys.stderr); print("error: chapter 04_x failed in cell 7: ValueError: bad", file=sys.stderr)
+    print("Traceback ...", file=sys.stderr)
+    print("error: chapter 04_x failed in cell 7: ValueError: bad", file=sys.stderr)
     sys.exit(1)
 run = work / "runs" / "smoke" / "acgan-fmnist"
 nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [
-    {"output_type": "stream", "name": "stdout", "text": f"acgan-fmnist: reused the finished run in {run} (6 iterations)\\n"}]}],
+    {"output_type": "stream", "name": "stdout",
+     "text": f"acgan-fmnist: reused the finished run in {run} (6 iterations)\\n"}]}],
       "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 (work / f"{stem}.ipynb").write_text(json.dumps(nb))
 res = work / "results" / stem
@@ -103,7 +105,8 @@ def test_job_with_fake_chapters(tmp_path, monkeypatch):
     monkeypatch.setattr(job, "shared_command", lambda preset, scale, over: py(FAKE_SHARED) + [str(work)])
     monkeypatch.setattr(job, "classifier_command", lambda dataset, scale: py("pass"))
     monkeypatch.setattr(job, "prepare_data", lambda bundle: "data: test")
-    monkeypatch.setattr(job, "selfcheck", lambda w, short: ({"passed": True, "fast_path": "eager (uncaptured)"}, "auto"))
+    passed = {"passed": True, "fast_path": "eager (uncaptured)"}
+    monkeypatch.setattr(job, "selfcheck", lambda w, short: (passed, "auto"))
     snapshots = []
     real_write = job.atomic_write_json
     monkeypatch.setattr(job, "atomic_write_json",
@@ -160,8 +163,9 @@ def executed_06():
     return nbformat.writes(nb)
 
 
-def make_return(tmp_path, nb_text, *, device="NVIDIA H100 80GB HBM3", precision="bf16 autocast (precision=auto on cuda)",
-                commit=None, iters=18000, error=False) -> Path:
+def make_return(tmp_path, nb_text, *, device="NVIDIA H100 80GB HBM3",
+                precision="bf16 autocast (precision=auto on cuda)", commit=None, iters=18000, error=False,
+                edit=False) -> Path:
     """A folder as the job returns it: summary.json + chapters-06.tar.gz."""
     import nbformat
 
@@ -174,6 +178,8 @@ def make_return(tmp_path, nb_text, *, device="NVIDIA H100 80GB HBM3", precision=
     if error:
         code = [c for c in nb.cells if c.cell_type == "code"]
         code[-1].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    if edit:  # code that is not today's source
+        [c for c in nb.cells if c.cell_type == "code"][-1].source += "\nprint('edited')"
     nbformat.write(nb, src / "06_overfitting.ipynb")
     (res / "metrics.json").write_text(json.dumps({"chapter": "06_overfitting", "provenance": {
         "scale": "full", "params": {"iters": None, "n_probe": 5000}, "device": device, "precision": precision},
@@ -218,6 +224,7 @@ def test_import_a_good_chapter(tmp_path, executed_06, capsys):
     (dict(commit="0" * 40), "the job's manifest says"),
     (dict(error=True), "error output in cell"),
     (dict(iters=17000), "trained 17000 iterations, the chapter declares [18000]"),
+    (dict(edit=True), "check: code cell"),
 ])
 def test_import_sets_a_failing_chapter_aside(tmp_path, executed_06, capsys, bad, reason):
     root = target(tmp_path)
@@ -231,7 +238,8 @@ def test_import_sets_a_failing_chapter_aside(tmp_path, executed_06, capsys, bad,
 
 def test_import_allow_cpu(tmp_path, executed_06):
     root = target(tmp_path)
-    back = make_return(tmp_path, executed_06, device="CPU (AMD EPYC, 1 threads)", precision="fp32 (precision=auto on cpu)")
+    back = make_return(tmp_path, executed_06, device="CPU (AMD EPYC, 1 threads)",
+                       precision="fp32 (precision=auto on cpu)")
     assert importer.import_device(str(back), str(root), allow_cpu=True) == 0
 
 

@@ -9,7 +9,7 @@ if [ -z "${OUT:-}" ] || [ ! -d "$OUT" ]; then
   echo "error: \$OUT must be an existing folder (the files that come back)" >&2; exit 2
 fi
 BUNDLE="${ACGAN_DEVICE_BUNDLE:-_build/device-bundle}"
-SITE=/tmp/site
+SITE="${ACGAN_DEVICE_SITE:-/tmp/site}"   # where the wheels are installed
 
 job() {
   if compgen -G "$BUNDLE/wheels/*.whl" >/dev/null; then

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -66,7 +67,7 @@ SHARED_RUNS = (
 )
 SHARED_CLASSIFIERS = {"fashion-mnist": ("03", "04", "05", "06", "07", "09")}
 
-RUN_LINE = re.compile(r"^\s*(\S+): (?:trained|reused the finished run) in (\S+) \(", re.M)
+RUN_LINE = re.compile(r"^\s*(\S+): (?:trained|reused the finished run) in (\S+) \(", re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- scheduler
@@ -94,6 +95,13 @@ def _last_line(path: Path | None) -> str:
     return (errs or lines or [""])[-1][:300]
 
 
+def _signal(proc: subprocess.Popen, sig) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
 def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda task: None,
              clock=time.monotonic, poll_s: float = 0.2) -> None:
     """Run ``tasks`` in their order, at most ``parallel`` at once, each once its ``needs``
@@ -107,12 +115,12 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
             code = t.proc.poll()
             if code is None and clock() < deadline:
                 continue
-            if code is None:
-                t.proc.terminate()
+            if code is None:  # the whole process group: the executor and its kernel
+                _signal(t.proc, signal.SIGTERM)
                 try:
                     t.proc.wait(10)
                 except subprocess.TimeoutExpired:
-                    t.proc.kill()
+                    _signal(t.proc, signal.SIGKILL)
                     t.proc.wait()
                 t.status, t.reason = "failed", "stopped at the end of the wall budget"
             else:
@@ -134,7 +142,7 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
                 continue
             out = open(t.log, "w") if t.log else subprocess.DEVNULL
             t.proc = subprocess.Popen(t.argv, env={**os.environ, **t.env}, stdout=out, stderr=subprocess.STDOUT,
-                                      cwd=ROOT)
+                                      cwd=ROOT, start_new_session=True)
             if t.log:
                 out.close()
             t.status, t.started = "running", clock()
@@ -361,9 +369,9 @@ def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifes
         for n in set(users) & set(numbers):
             needs[n].append(key)
     for n in numbers:
-        tasks.append(Task(n, chapter_command(stems[n], scale, work, manifest), estimate_s(n, table, selfcheck_result,
-                                                                                          scale),
-                          needs=tuple(needs[n]), env=env, log=logs / f"{stems[n]}.log"))
+        tasks.append(Task(n, chapter_command(stems[n], scale, work, manifest),
+                          estimate_s(n, table, selfcheck_result, scale), needs=tuple(needs[n]), env=env,
+                          log=logs / f"{stems[n]}.log"))
     return tasks
 
 
@@ -376,9 +384,6 @@ def run_job(args) -> dict:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work = (ROOT / WORK_DEFAULT).resolve() if not args.work else Path(args.work).resolve()
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
     manifest = Path(args.manifest).resolve()
     summary = {"scale": args.scale, "budget_s": args.budget_s, "parallel": args.parallel, "finished": False,
                "started_at": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
@@ -392,8 +397,12 @@ def run_job(args) -> dict:
     summary["manifest"] = {k: v for k, v in verify_tree(manifest).items() if k in ("commit", "commit_full", "changes",
                                                                                      "diff_sha256")}
     summary["commit"] = summary["manifest"].get("commit_full") or summary["manifest"].get("commit")
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
     summary["environment"] = environment()
-    print(f"commit {summary['commit']}; " + ", ".join(f"{k} {v}" for k, v in summary["environment"].items()), flush=True)
+    print(f"commit {summary['commit']}; " + ", ".join(f"{k} {v}" for k, v in summary["environment"].items()),
+          flush=True)
     save()
     summary["data"] = prepare_data(Path(args.bundle))
     print(summary["data"], flush=True)
@@ -419,12 +428,15 @@ def run_job(args) -> dict:
             numbers.append(n)
     table = json.loads(ESTIMATES.read_text())
     tasks = build_tasks(numbers, found, args.scale, work, manifest, table, result, env)
+    print("plan: " + ", ".join(f"{t.key} (estimate {t.estimate_s:.0f} s)" for t in tasks)
+          + f"; budget {args.budget_s:.0f} s, {args.parallel} at once", flush=True)
     plan = groups(numbers)
     summary["groups"] = plan
     archived: set[int] = set()
 
     def on_event(task: Task):
-        entry = {"status": task.status, "estimate_s": None if math.isinf(task.estimate_s) else round(task.estimate_s, 1)}
+        est = None if math.isinf(task.estimate_s) else round(task.estimate_s, 1)
+        entry = {"status": task.status, "estimate_s": est}
         if task.wall_s is not None:
             entry["wall_s"] = task.wall_s
         if task.reason:
