@@ -1,4 +1,4 @@
-"""``python -m acgan_lib.book {execute,manifest,refresh,stale,build,check,screenshot,report}``.
+"""``python -m acgan_lib.book {execute,manifest,refresh,stale,build,check,screenshot,report,import-device}``.
 
 Errors in the input are one line (``error: ...``) with exit status 2; a failing chapter,
 a stale notebook or a failed page check exits with status 1.
@@ -19,13 +19,14 @@ EPILOG = """examples:
   python -m acgan_lib.book check                                 # executed == sources?
   python -m acgan_lib.book refresh                               # prose edits: no re-execution
   python -m acgan_lib.book stale 01 03 --why "shows the loss code"  # code changed, not re-run yet
-  python -m acgan_lib.book report                                # the reproduction table"""
+  python -m acgan_lib.book report                                # the reproduction table
+  python -m acgan_lib.book import-device DIR                     # a GPU lease's chapters, checked"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m acgan_lib.book", description="Execute, check and build the AC-GAN book.",
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,manifest,refresh,stale,build,check,screenshot,report}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{execute,manifest,refresh,stale,build,check,screenshot,report,import-device}")
 
     pe = sub.add_parser("execute", help="execute chapters with papermill (jupytext source -> executed notebook)")
     pe.add_argument("--scale", required=True, choices=["smoke", "cpu", "full"],
@@ -71,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--format", choices=["text", "markdown", "json", "csv"], default="text")
     pr.add_argument("--out", help="write the table to this file instead of printing it")
     pr.add_argument("--results", help="results folder (default book/results or $ACGAN_BOOK_RESULTS)")
+
+    pi = sub.add_parser("import-device", help="check the chapters a GPU lease returned (python -m tools.device "
+                        "job) and replace the committed ones that pass")
+    pi.add_argument("dir", metavar="DIR", help="the folder holding the job's summary.json and chapters-*.tar.gz")
+    pi.add_argument("--into", metavar="ROOT", help="import into ROOT/book instead of the checkout (CI: a scratch folder)")
+    pi.add_argument("--allow-cpu", action="store_true", help="accept chapters executed on a CPU (CI's smoke path)")
     return p
 
 
@@ -119,6 +126,9 @@ def main(argv=None) -> int:
         if args.cmd == "screenshot":
             from .site import DEFAULT_SCREENSHOT_CHAPTERS, screenshot
             return 1 if screenshot(args.chapters or DEFAULT_SCREENSHOT_CHAPTERS) else 0
+        if args.cmd == "import-device":
+            from tools.device.importer import import_device
+            return 1 if import_device(args.dir, args.into, args.allow_cpu) else 0
         if args.cmd == "report":
             from .report import main_report
             return main_report(args.format, args.out, args.results)

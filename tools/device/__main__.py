@@ -1,4 +1,4 @@
-"""``python -m tools.device {bundle,verify-wheels,device-packages,cifar10-chunks,cifar10-receive,cifar10-assemble}``.
+"""``python -m tools.device {job,bundle,verify-wheels,device-packages,cifar10-chunks,cifar10-receive,cifar10-assemble}``.
 
 Errors in the input are one line (``error: ...``) with exit status 2; ``device-packages``
 exits 1 when a device package is older than the wheels ask.
@@ -13,6 +13,7 @@ from acgan_lib.utils import UserError
 from . import bundle as B
 
 EPILOG = """examples:
+  bash tools/device-job.sh                                       # device: the job (python -m tools.device job --help)
   python -m tools.device bundle                                  # = make device-bundle
   python -m tools.device bundle --python-version 3.11 --out _build/bundle-311   # CI: this machine's Python
   python -m tools.device verify-wheels --python /path/to/python3.12            # one-off proof
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["job"]:  # the device job has its own parser (tools/device/job.py)
+        from .job import main as job_main
+        return job_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.cmd == "bundle":

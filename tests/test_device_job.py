@@ -1,0 +1,251 @@
+"""The GPU lease's job (tools/device/job.py) with fake processes, and import-device
+(tools/device/importer.py) with synthetic archives: all on CPU, in seconds."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+from tools.device import importer, job
+from tools.device.job import Task, schedule
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def py(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+# ----------------------------------------------------------------------------- scheduler
+def test_schedule_priority_parallel_limit_and_failures(tmp_path):
+    tasks = [Task(k, py(code), 0.0, log=tmp_path / f"{k}.log")
+             for k, code in [("a", "import time; time.sleep(0.2)"), ("b", "raise SystemExit('boom: b failed')"),
+                             ("c", "import time; time.sleep(0.1)"), ("d", "pass")]]
+    started, most = [], [0]
+
+    def on_event(t):
+        if t.status == "running":
+            started.append(t.key)
+        most[0] = max(most[0], sum(x.status == "running" for x in tasks))
+
+    schedule(tasks, parallel=2, deadline=time.monotonic() + 60, on_event=on_event, poll_s=0.02)
+    assert started == ["a", "b", "c", "d"]  # priority order
+    assert most[0] == 2  # never more than --parallel at once
+    status = {t.key: t.status for t in tasks}
+    assert status == {"a": "ok", "b": "failed", "c": "ok", "d": "ok"}  # a failure does not stop the others
+    assert tasks[1].reason == "exit 1: boom: b failed"
+    assert all(t.wall_s is not None for t in tasks)
+
+
+def test_schedule_skips_a_task_whose_estimate_no_longer_fits(tmp_path):
+    tasks = [Task("long", py("pass"), 100.0), Task("short", py("pass"), 0.0)]
+    schedule(tasks, parallel=1, deadline=time.monotonic() + 30, poll_s=0.02)
+    assert tasks[0].status == "skipped" and tasks[0].reason.startswith("estimated 100 s")
+    assert tasks[0].proc is None  # never started
+    assert tasks[1].status == "ok"  # a later, shorter one still runs
+
+
+def test_schedule_waits_for_needs_and_stops_at_the_deadline(tmp_path):
+    flag = tmp_path / "shared-done"
+    tasks = [Task("shared:x", py(f"import time, pathlib; time.sleep(0.2); pathlib.Path({str(flag)!r}).touch()"), 0.0),
+             Task("ch", py(f"import pathlib, sys; sys.exit(0 if pathlib.Path({str(flag)!r}).exists() else 3)"), 0.0,
+                  needs=("shared:x",)),
+             Task("slow", py("import time; time.sleep(60)"), 0.0)]
+    schedule(tasks, parallel=3, deadline=time.monotonic() + 1.5, poll_s=0.02)
+    assert [t.status for t in tasks] == ["ok", "ok", "failed"]
+    assert tasks[2].reason == "stopped at the end of the wall budget"
+
+
+def test_groups_make_at_most_six_archives():
+    nums = [f"{i:02d}" for i in range(9)]
+    g = job.groups(nums)
+    assert len(g) <= 6 and [n for grp in g for n in grp] == nums
+    assert job.groups(["03", "06"]) == [["03"], ["06"]]
+
+
+# ----------------------------------------------------------------------------- the job
+FAKE_CHAPTER = """
+import json, pathlib, sys
+stem, work = sys.argv[1], pathlib.Path(sys.argv[2])
+if stem.startswith("04"):
+    print("Traceback ...", file=sys.stderr)
+    print("error: chapter 04_x failed in cell 7: ValueError: bad", file=sys.stderr)
+    sys.exit(1)
+run = work / "runs" / "smoke" / "acgan-fmnist"
+nb = {"cells": [{"cell_type": "code", "source": "", "metadata": {}, "outputs": [
+    {"output_type": "stream", "name": "stdout",
+     "text": f"acgan-fmnist: reused the finished run in {run} (6 iterations)\\n"}]}],
+      "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+(work / f"{stem}.ipynb").write_text(json.dumps(nb))
+res = work / "results" / stem
+res.mkdir(parents=True, exist_ok=True)
+(res / "metrics.json").write_text(json.dumps({"provenance": {"scale": "smoke"}}))
+"""
+FAKE_SHARED = """
+import json, pathlib, sys
+run = pathlib.Path(sys.argv[1]) / "runs" / "smoke" / "acgan-fmnist"
+(run / "eval").mkdir(parents=True, exist_ok=True)
+(run / "config.json").write_text(json.dumps({"preset": "acgan-fmnist", "iters": 6, "batch_size": 8}))
+(run / "run.json").write_text(json.dumps({"status": "complete", "step": 6}))
+(run / "final.pt").write_bytes(b"weights never travel")
+"""
+
+
+def test_job_with_fake_chapters(tmp_path, monkeypatch):
+    work, out = tmp_path / "work", tmp_path / "out"
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"commit": "abc1234", "commit_full": "abc1234" + "0" * 33, "changes": []}))
+    monkeypatch.setattr(job, "chapter_command", lambda stem, scale, w, m: py(FAKE_CHAPTER) + [stem, str(w)])
+    monkeypatch.setattr(job, "shared_command", lambda preset, scale, over: py(FAKE_SHARED) + [str(work)])
+    monkeypatch.setattr(job, "classifier_command", lambda dataset, scale: py("pass"))
+    monkeypatch.setattr(job, "prepare_data", lambda bundle: "data: test")
+    passed = {"passed": True, "fast_path": "eager (uncaptured)"}
+    monkeypatch.setattr(job, "selfcheck", lambda w, short: (passed, "auto"))
+    snapshots = []
+    real_write = job.atomic_write_json
+    monkeypatch.setattr(job, "atomic_write_json",
+                        lambda path, data: (snapshots.append(json.loads(json.dumps(data))), real_write(path, data)))
+    chapters = ["00", "01", "02", "03", "04", "05", "06", "07", "08"]
+    args = Namespace(out=str(out), work=str(work), manifest=str(manifest), bundle=str(tmp_path), scale="smoke",
+                     budget_s=120, parallel=3, chapters=chapters, smoke_selfcheck=True, bench=False)
+    summary = job.run_job(args)
+
+    assert list(summary["chapters"])[:1] == ["03"]  # priority order first
+    assert summary["chapters"]["04"]["status"] == "failed"
+    assert summary["chapters"]["04"]["error"] == "exit 1: error: chapter 04_x failed in cell 7: ValueError: bad"
+    assert all(v["status"] == "ok" for k, v in summary["chapters"].items() if k != "04")
+    assert summary["commit"].startswith("abc1234") and summary["selfcheck"]["passed"]
+    files = sorted(p.name for p in out.iterdir())
+    archives = [f for f in files if f.startswith("chapters-")]
+    assert len(archives) <= 6 and len(files) <= 8
+    assert sorted(summary["archives"]) == archives
+    with tarfile.open(out / f"chapters-{'-'.join(summary['groups'][0])}.tar.gz") as tar:
+        names = tar.getnames()
+    assert "03_acgan.ipynb" in names and "results/03_acgan/metrics.json" in names
+    assert "runs/smoke/acgan-fmnist/config.json" in names and not any(n.endswith(".pt") for n in names)
+    # written at the start and after every event: a time-out still leaves the summary
+    assert snapshots[0]["chapters"] == {} and len(snapshots) >= 2 * len(chapters)
+    assert any(s["chapters"].get("06", {}).get("status") == "running" for s in snapshots)
+    assert json.loads((out / "summary.json").read_text())["finished"] is True
+
+
+def test_job_stops_at_once_without_a_manifest(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OUT", str(tmp_path))
+    assert job.main(["--manifest", str(tmp_path / "none.json"), "--work", str(tmp_path / "work")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no manifest") and "\n" not in err
+
+
+# ----------------------------------------------------------------------------- import
+def head() -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def executed_06():
+    """Chapter 6's source rendered as if executed at full scale on a GPU at HEAD."""
+    import nbformat
+
+    from tools.book.notebooks import chapters, render
+
+    commit = head()
+    nb = render(chapters(["06"])[0], commit=commit)
+    for i, c in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        c.execution_count = i + 1
+    nb.metadata["acgan_book"] = {"chapter": "06_overfitting", "scale": "full", "commit": commit[:7],
+                                 "commit_full": commit, "install_commit": commit, "wall_time_s": 80.0}
+    return nbformat.writes(nb)
+
+
+def make_return(tmp_path, nb_text, *, device="NVIDIA H100 80GB HBM3",
+                precision="bf16 autocast (precision=auto on cuda)", commit=None, iters=18000, error=False,
+                edit=False) -> Path:
+    """A folder as the job returns it: summary.json + chapters-06.tar.gz."""
+    import nbformat
+
+    src = tmp_path / "pack"
+    res = src / "results" / "06_overfitting"
+    run = src / "runs" / "full" / "acgan-fmnist"
+    (run / "eval").mkdir(parents=True)
+    res.mkdir(parents=True)
+    nb = nbformat.reads(nb_text, as_version=4)
+    if error:
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        code[-1].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="bad", traceback=[])]
+    if edit:  # code that is not today's source
+        [c for c in nb.cells if c.cell_type == "code"][-1].source += "\nprint('edited')"
+    nbformat.write(nb, src / "06_overfitting.ipynb")
+    (res / "metrics.json").write_text(json.dumps({"chapter": "06_overfitting", "provenance": {
+        "scale": "full", "params": {"iters": None, "n_probe": 5000}, "device": device, "precision": precision},
+        "metrics": {}}))
+    (run / "config.json").write_text(json.dumps({"preset": "acgan-fmnist", "iters": iters, "batch_size": 100}))
+    (run / "run.json").write_text(json.dumps({"status": "complete", "step": iters}))
+    (run / "eval" / "metrics-n5000-probe_n5000-seed0-0123456789.json").write_text("{}")
+    back = tmp_path / "back"
+    back.mkdir()
+    with tarfile.open(back / "chapters-06.tar.gz", "w:gz") as tar:
+        for f in sorted(p for p in src.rglob("*") if p.is_file()):
+            tar.add(f, arcname=str(f.relative_to(src)))
+    (back / "summary.json").write_text(json.dumps({
+        "commit": commit or head(), "scale": "full", "parallel": 4, "fast_step": "auto",
+        "selfcheck": {"passed": True}, "environment": {"gpu": "NVIDIA H100"},
+        "chapters": {"06": {"status": "ok", "wall_s": 95.5}}}))
+    return back
+
+
+def target(tmp_path) -> Path:
+    root = tmp_path / "root"
+    (root / "book").mkdir(parents=True)
+    (root / "book" / "stale.json").write_text((REPO / "book" / "stale.json").read_text())
+    (root / "tools" / "device").mkdir(parents=True)
+    (root / "tools" / "device" / "estimates.json").write_text(job.ESTIMATES.read_text())
+    return root
+
+
+def test_import_a_good_chapter(tmp_path, executed_06, capsys):
+    root = target(tmp_path)
+    assert importer.import_device(str(make_return(tmp_path, executed_06)), str(root)) == 0
+    assert (root / "book" / "06_overfitting.ipynb").exists()
+    assert json.loads((root / "book" / "results" / "06_overfitting" / "metrics.json").read_text())["provenance"][
+        "scale"] == "full"
+    assert "06_overfitting" not in json.loads((root / "book" / "stale.json").read_text())["chapters"]
+    assert json.loads((root / "tools" / "device" / "estimates.json").read_text())["measured"]["06"]["wall_s"] == 95.5
+    assert "imported 06_overfitting" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (dict(device="CPU (AMD EPYC, 16 threads)", precision="fp32 (precision=auto on cpu)"), "not a CUDA device"),
+    (dict(commit="0" * 40), "the job's manifest says"),
+    (dict(error=True), "error output in cell"),
+    (dict(iters=17000), "trained 17000 iterations, the chapter declares [18000]"),
+    (dict(edit=True), "check: code cell"),
+])
+def test_import_sets_a_failing_chapter_aside(tmp_path, executed_06, capsys, bad, reason):
+    root = target(tmp_path)
+    assert importer.import_device(str(make_return(tmp_path, executed_06, **bad)), str(root)) == 1
+    assert not (root / "book" / "06_overfitting.ipynb").exists()
+    kept = root / importer.REJECTED / "06"
+    assert reason in (kept / "reason.txt").read_text() and (kept / "06_overfitting.ipynb").exists()
+    line = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("rejected 06_overfitting")]
+    assert len(line) == 1 and reason in line[0]
+
+
+def test_import_allow_cpu(tmp_path, executed_06):
+    root = target(tmp_path)
+    back = make_return(tmp_path, executed_06, device="CPU (AMD EPYC, 1 threads)",
+                       precision="fp32 (precision=auto on cpu)")
+    assert importer.import_device(str(back), str(root), allow_cpu=True) == 0
+
+
+def test_import_device_cli_errors_in_one_line(tmp_path, capsys):
+    from tools.book.cli import main
+
+    assert main(["import-device", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no summary.json in") and "\n" not in err
