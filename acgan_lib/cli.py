@@ -115,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--out", required=True, help="JSON file to write")
     pk.add_argument("--preset", default="acgan-fmnist")
     pk.add_argument("--max-seconds", type=float, default=30.0, help="time limit of the check (default 30)")
-    pk.add_argument("--iters", type=int, help="iterations per path (default: 8 on a GPU, 6 on CPU)")
+    pk.add_argument("--iters", type=int, help="iterations per path (default: 8 on a GPU, 5 on CPU)")
     pk.add_argument("--device", default="auto")
+    pk.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (e.g. width=0.25)")
     return p
 
 
@@ -124,7 +125,7 @@ def cmd_selfcheck(args) -> int:
     from .train import selfcheck
     from .utils import atomic_write_json
 
-    res = selfcheck(args.preset, args.max_seconds, args.device, args.iters)
+    res = selfcheck(args.preset, args.max_seconds, args.device, args.iters, args.overrides)
     try:
         atomic_write_json(args.out, res)
     except OSError as e:
@@ -246,7 +247,7 @@ def _parse(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
     """``parse_args`` that also takes ``train``'s ``key=value`` overrides after flags
     (argparse alone only takes one run of positionals)."""
     args, extra = parser.parse_known_args(argv)
-    if args.cmd == "train":
+    if args.cmd in ("train", "selfcheck"):
         args.overrides += [a for a in extra if "=" in a and not a.startswith("-")]
         extra = [a for a in extra if not ("=" in a and not a.startswith("-"))]
     if extra:

@@ -675,19 +675,20 @@ def _commit() -> str:
 
 
 def selfcheck(preset: str = "acgan-fmnist", max_seconds: float = 30.0, device: str = "auto",
-              iters: int | None = None) -> dict:
+              iters: int | None = None, overrides: list | dict | None = None) -> dict:
     """Does the fast path compute what the eager path computes, on this machine? The device
     job's first step (it trains eagerly when this fails).
 
     Builds ``preset`` twice from the same seed (its real training set when present, else
     random images of the dataset's shape) and runs ``iters`` iterations on each path on the
     same seeds and batches: on a GPU the preset's batch and precision, :data:`FAST_WARMUP`
-    uncaptured iterations, the capture, then replays; on CPU batch 8 in fp32 (uncaptured).
+    uncaptured iterations, the capture, then replays; on CPU batch 4 in fp32 (uncaptured).
     An AC-GAN's noise schedule is replaced by 0.2 then 0.1 from three iterations before the
     end (inside the replays; > 0 throughout, so both paths draw the same numbers). Passes
     when the fast path ran as planned, every loss and weight is finite, and the weights
     (:func:`weights_rel_err`, per network) and each iteration's losses are within
-    :data:`SELFCHECK_TOL` relative (bf16 5e-2, fp32 1e-2). Returns the JSON record."""
+    :data:`SELFCHECK_TOL` relative (bf16 5e-2, fp32 1e-2). ``overrides``: config overrides
+    on top (e.g. a smaller ``width`` for a quick CPU test). Returns the JSON record."""
     from .data import is_available, synthetic_training_data
 
     t0 = time.perf_counter()
@@ -695,12 +696,13 @@ def selfcheck(preset: str = "acgan-fmnist", max_seconds: float = 30.0, device: s
         raise UserError(f"--max-seconds must be > 0, got {max_seconds:g}")
     dev = resolve_device(device)
     cuda = dev.type == "cuda"
-    n = iters if iters is not None else (FAST_WARMUP + 5 if cuda else 6)
+    n = iters if iters is not None else (FAST_WARMUP + 5 if cuda else 5)
     if n < 2:
         raise UserError(f"--iters must be at least 2, got {n}")
-    over = dict(device=device, iters=n, log_every=n, sample_every=n, ckpt_every=n)
+    extra = parse_overrides(overrides) if isinstance(overrides, (list, tuple)) else dict(overrides or {})
+    over = dict(extra, device=device, iters=n, log_every=n, sample_every=n, ckpt_every=n)
     if not cuda:
-        over.update(batch_size=8, precision="fp32")
+        over.update({"batch_size": 4, "precision": "fp32", **extra})
     boundary = None
     if make_config(preset, over).model == "acgan":
         boundary = max(1, n - 3)
