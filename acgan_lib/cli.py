@@ -1,4 +1,4 @@
-"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier,fid-stats} ...``.
+"""Command line: ``python -m acgan_lib {presets,train,sample,evaluate,classifier,fid-stats,selfcheck} ...``.
 
 Errors in the user's input are printed as one line (``error: ...``) with exit status 2
 (argparse's own errors too, and without the warnings the libraries emitted on the way:
@@ -42,7 +42,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m acgan_lib",
                                 description="Train and evaluate the GANs of the AC-GAN book.")
-    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier,fid-stats}")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="{presets,train,sample,evaluate,classifier,fid-stats,selfcheck}")
 
     pp = sub.add_parser("presets", help="list the training presets (and config keys)",
                         description="List the training presets with the source each reproduces.")
@@ -107,7 +107,34 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--threads", type=int)
     pf.add_argument("--device", default="cpu")
     pf.add_argument("--record", action="store_true", help="record protocol, sha256 and cost in the library")
+    pk = sub.add_parser("selfcheck", help="check the fast training step against the eager one",
+                        description="Run a preset's first iterations eagerly and on the fast path (CUDA graphs "
+                                    "on a GPU) on the same seeds, across a noise-schedule boundary; write a JSON "
+                                    "record. Exit 0: passed; 1: the check ran and failed (train with "
+                                    "ACGAN_FAST_STEP=off); 2: bad input.")
+    pk.add_argument("--out", required=True, help="JSON file to write")
+    pk.add_argument("--preset", default="acgan-fmnist")
+    pk.add_argument("--max-seconds", type=float, default=30.0, help="time limit of the check (default 30)")
+    pk.add_argument("--iters", type=int, help="iterations per path (default: 8 on a GPU, 5 on CPU)")
+    pk.add_argument("--device", default="auto")
+    pk.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides (e.g. width=0.25)")
     return p
+
+
+def cmd_selfcheck(args) -> int:
+    from .train import selfcheck
+    from .utils import atomic_write_json
+
+    res = selfcheck(args.preset, args.max_seconds, args.device, args.iters, args.overrides)
+    try:
+        atomic_write_json(args.out, res)
+    except OSError as e:
+        raise UserError(f"cannot write --out {args.out}: {e.strerror or e}") from None
+    err = f"{res['max_rel_err']:.2e}" if res["max_rel_err"] is not None else "n/a"
+    print(f"selfcheck {'passed' if res['passed'] else 'FAILED'}: fast path {res['fast_path'] or 'n/a'} on "
+          f"{res['device']}, max rel err {err} (tolerance {res['tolerance']}), {res['seconds']} s"
+          + (f"; {res['reason']}" if res["reason"] else ""))
+    return 0 if res["passed"] else 1
 
 
 def cmd_fid_stats(args) -> int:
@@ -220,7 +247,7 @@ def _parse(parser: argparse.ArgumentParser, argv) -> argparse.Namespace:
     """``parse_args`` that also takes ``train``'s ``key=value`` overrides after flags
     (argparse alone only takes one run of positionals)."""
     args, extra = parser.parse_known_args(argv)
-    if args.cmd == "train":
+    if args.cmd in ("train", "selfcheck"):
         args.overrides += [a for a in extra if "=" in a and not a.startswith("-")]
         extra = [a for a in extra if not ("=" in a and not a.startswith("-"))]
     if extra:
@@ -236,7 +263,7 @@ def main(argv=None) -> int:
         try:
             code = {"presets": cmd_presets, "train": cmd_train, "sample": cmd_sample,
                     "evaluate": cmd_evaluate, "classifier": cmd_classifier,
-                    "fid-stats": cmd_fid_stats}[args.cmd](args)
+                    "fid-stats": cmd_fid_stats, "selfcheck": cmd_selfcheck}[args.cmd](args)
         except UserError as e:  # the error alone: warnings on the way there are noise here
             print(f"error: {' '.join(str(e).split())}", file=sys.stderr)
             return 2

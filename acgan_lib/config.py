@@ -25,6 +25,7 @@ ADV_LOSSES = ("bce", "hinge")
 G_LOSSES = ("ns", "minimax")
 AUX_LOSSES = ("none", "ac", "ac-real", "tac", "adc", "d2d")
 PRECISIONS = ("auto", "fp32", "bf16")
+FAST_STEPS = ("auto", "off", "on")
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Config:
     device: str = "auto"          # auto | cpu | cuda | cuda:N
     precision: str = "auto"       # auto (bf16 autocast where fast: GPU, CPU with native bf16) | fp32 | bf16
     compile: bool = False         # torch.compile G and D
+    fast_step: str = "auto"       # auto (CUDA graphs on CUDA, eager elsewhere) | off (eager) | on (also on CPU, uncaptured); $ACGAN_FAST_STEP overrides
     # ---- outputs
     log_every: int = 100          # log row (window means) every N iterations
     sample_every: int = 1000      # fixed-noise sample grid every N iterations
@@ -483,6 +485,8 @@ def validate(cfg: Config) -> None:
             bad(f"bad value for diffaug: '{cfg.diffaug}' (comma-separated from color, translation, cutout)")
     if cfg.precision not in PRECISIONS:
         bad(f"bad value for precision: '{cfg.precision}' (choose from {', '.join(PRECISIONS)})")
+    if cfg.fast_step not in FAST_STEPS:
+        bad(f"bad value for fast_step: '{cfg.fast_step}' (choose from {', '.join(FAST_STEPS)})")
     if cfg.preset in _NEEDS_INIT and not cfg.init_from:
         bad(f"preset {cfg.preset} fine-tunes an earlier model: give init_from=<checkpoint of the "
             f"{'model-1' if '64' not in cfg.preset else 'model-3'} run>")

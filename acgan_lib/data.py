@@ -441,9 +441,12 @@ class DeviceData:
             self._perm_epoch = epoch
         return self._perm[k * batch_size:(k + 1) * batch_size]
 
-    def batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = self.indices(step, batch_size)
+    def gather(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images at ``idx`` scaled to [-1, 1], and their labels."""
         return to_float(self.images[idx]), self.labels[idx]
+
+    def batch(self, step: int, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.gather(self.indices(step, batch_size))
 
 
 def load_training_data(cfg, device) -> tuple[DeviceData, DatasetInfo, list[int]]:
@@ -455,3 +458,14 @@ def load_training_data(cfg, device) -> tuple[DeviceData, DatasetInfo, list[int]]
         images, labels = select_classes(images, labels, class_ids)
     data = DeviceData(images, labels, device, cfg.image_size, cfg.resize, cfg.seed)
     return data, info, class_ids
+
+
+def synthetic_training_data(cfg, device, n: int = 1000) -> tuple[DeviceData, DatasetInfo, list[int]]:
+    """Stand-in for :func:`load_training_data`: ``n`` uniform random images of the dataset's
+    shape with balanced labels (the self-check and the benchmark where the set is absent)."""
+    info = dataset_info(cfg.dataset)
+    class_ids = cfg.class_ids(len(info.classes))
+    g = torch.Generator().manual_seed(cfg.seed)
+    images = torch.randint(0, 256, (n, info.channels, info.size, info.size), generator=g, dtype=torch.uint8)
+    labels = torch.arange(n) % len(class_ids)
+    return DeviceData(images, labels, device, cfg.image_size, cfg.resize, cfg.seed), info, class_ids

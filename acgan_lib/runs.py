@@ -28,7 +28,7 @@ from .sample import GRID_PAD
 from .utils import UserError
 
 # config keys that may differ between a run folder and a request to continue it
-RESUME_KEYS = {"iters", "log_every", "sample_every", "ckpt_every", "device", "data_root", "compile"}
+RESUME_KEYS = {"iters", "log_every", "sample_every", "ckpt_every", "device", "data_root", "compile", "fast_step"}
 LOG_KEYS = ("loss_d", "loss_g", "d_src_acc_real", "d_src_acc_fake", "d_cls_acc_real", "d_cls_acc_fake")
 
 

@@ -221,3 +221,33 @@ def test_library_warnings_do_not_leak_into_errors(capsys, tmp_path, monkeypatch)
     monkeypatch.setattr(S, "sample_to_png", warns_then_works)
     code, _, err = run_cli(capsys, "sample", "--checkpoint", "x.pt", "--out", tmp_path / "a.png")
     assert code == 0 and "some library complains" in err  # shown when the command succeeds
+
+
+def test_selfcheck_on_cpu(capsys, tmp_path, data_root, monkeypatch):
+    """The device job's self-check, on CPU: the fast function uncaptured against the eager
+    path (exit 0 and the JSON); a check that fails says so in one line with exit 1; bad input
+    is a one-line error with exit 2."""
+    import json
+
+    from acgan_lib import train as T
+
+    monkeypatch.setenv("ACGAN_DATA", str(data_root))
+    out = tmp_path / "sc.json"
+    code, stdout, err = run_cli(capsys, "selfcheck", "--out", out, "--device", "cpu", "--iters", "3",
+                                "width=0.25")
+    assert code == 0, stdout + err
+    res = json.loads(out.read_text())
+    assert res["passed"] and res["fast_path"] == "eager (uncaptured)" and res["data"] == "real"
+    assert {"device", "torch", "cuda", "commit", "max_rel_err", "tolerance", "iterations", "seconds", "reason"} <= set(res)
+    assert 0 < res["max_rel_err"] <= res["tolerance"] == T.SELFCHECK_TOL["fp32"] and res["noise"] == "0.2,0.1@0.333333333"
+    assert stdout.startswith("selfcheck passed: fast path eager (uncaptured) on CPU")
+    monkeypatch.setitem(T.SELFCHECK_TOL, "fp32", 1e-12)
+    code, stdout, _ = run_cli(capsys, "selfcheck", "--out", out, "--device", "cpu", "--iters", "2",
+                              "width=0.25")
+    assert code == 1 and len(stdout.splitlines()) == 1 and "FAILED" in stdout and "fast and eager differ" in stdout
+    assert json.loads(out.read_text())["passed"] is False
+    for bad, msg in ((["--preset", "acgan-fmist"], "unknown preset 'acgan-fmist'"),
+                     (["--max-seconds", "0"], "--max-seconds must be > 0"),
+                     (["widht=1"], "unknown config key 'widht'")):
+        code, _, err = run_cli(capsys, "selfcheck", "--out", out, "--device", "cpu", *bad)
+        assert code == 2 and msg in one_line_error(err)

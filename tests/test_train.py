@@ -338,3 +338,105 @@ def test_precision_auto_uses_bf16_only_where_it_is_fast(tmp_path, data_root, mon
         assert T.Trainer(cfg, tmp_path / f"r{fast}").bf16 is fast
     assert T.Trainer(make_config("acgan-mnist", {"precision": "fp32", "iters": 2}), tmp_path / "f").bf16 is False
     assert utils.bf16_is_fast("cpu") == bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+# ----------------------------------------------------------------------------- the fast step
+FAST = dict(iters=8, classes="0,1", batch_size=16, noise="0.3,0.1@0.5", lr_decay=0.5, ema=0.5, ema_start=2,
+            precision="fp32")
+# 80 images of classes 0, 1 / batch 16 = 5 iterations per epoch: the lr halves at iteration 5, the noise std
+# drops at iteration 4 (> 0 on both sides, so both paths draw the same random numbers), the
+# EMA starts at 2: every device scalar of the fast step changes within the 8 iterations
+
+
+def run_iterations(tr, n):
+    """Iterate ``tr`` n times; per iteration: (loss_d, loss_g), lr_d and noise std seen."""
+    seen = []
+    for it in range(n):
+        tr.iteration(it)
+        seen.append(([tr.win["loss_d"].item(), tr.win["loss_g"].item()], float(tr.opt_d.param_groups[0]["lr"]),
+                     next(m for m in tr.D.modules() if isinstance(m, T.GaussianNoise)).std_t.item()))
+        tr._reset_window()
+    return seen
+
+
+def test_fast_step_computes_what_the_eager_step_computes(data_root, tmp_path):
+    """fast_step=on on CPU (the static-buffer function, uncaptured) against the eager path on
+    the same seeds, across an lr decay, a noise-schedule boundary and the EMA start. The
+    only numerical difference is the optimizer (fused Adam with a tensor lr vs the eager
+    single-tensor Adam), fp32 rounding that Adam's normalised steps amplify where a gradient
+    is rounding noise (e.g. conv biases before batch norm): losses within rtol 1e-4, each
+    network's weights within 1e-2 relative (L2 over all its parameters; measured ~1e-3)."""
+    cfg = cfg_of(data_root, **FAST)
+    eager, fast = T.Trainer(cfg, tmp_path / "e", fast_step="off"), T.Trainer(cfg, tmp_path / "f", fast_step="on")
+    assert (eager.fast_path, fast.fast_path) == ("eager", "eager (uncaptured)")
+    a, b = run_iterations(eager, 8), run_iterations(fast, 8)
+    assert isinstance(fast.opt_d.param_groups[0]["lr"], torch.Tensor) and fast.opt_d.param_groups[0]["fused"]
+    torch.testing.assert_close([x[0] for x in b], [x[0] for x in a], rtol=1e-4, atol=1e-6)
+    lr = [x[1] for x in b]  # the device scalars the static function read
+    assert lr == pytest.approx([2e-4] * 5 + [1e-4] * 3) and lr == pytest.approx([x[1] for x in a])
+    assert [x[2] for x in b] == pytest.approx([0.3] * 4 + [0.1] * 4)
+    for m_e, m_f in ((eager.G, fast.G), (eager.D, fast.D), (eager.G_ema, fast.G_ema)):
+        assert 0 < T.weights_rel_err(m_f, m_e) < 1e-2
+
+
+def test_fast_run_writes_eager_format_checkpoints(data_root, tmp_path):
+    cfg = cfg_of(data_root, iters=4, noise="0.2", fast_step="on")
+    out = T.train(cfg, tmp_path / "r", progress=False)
+    assert json.loads((out / "run.json").read_text())["fast_step"] == "eager (uncaptured)"
+    opt = load_checkpoint(out / "checkpoint.pt")["opt_d"]
+    assert isinstance(opt["param_groups"][0]["lr"], float) and not opt["param_groups"][0]["fused"]
+    assert all(st["step"].device.type == "cpu" for st in opt["state"].values())
+    T.resume(out, progress=False, overrides=["iters=6", "fast_step=off"])  # either path continues it
+    assert json.loads((out / "run.json").read_text())["fast_step"] == "eager"
+    assert load_checkpoint(out / "final.pt")["step"] == 6
+
+
+def test_fast_step_setting_and_its_environment_override(data_root, tmp_path, monkeypatch):
+    with pytest.raises(UserError, match="bad value for fast_step: 'fast' \\(choose from auto, off, on\\)"):
+        cfg_of(data_root, fast_step="fast")
+    cfg = cfg_of(data_root, iters=2)
+    assert T.Trainer(cfg, tmp_path / "a").fast_path == "eager"  # auto on CPU
+    monkeypatch.setenv("ACGAN_FAST_STEP", "on")
+    assert T.Trainer(cfg, tmp_path / "b").fast_path == "eager (uncaptured)"
+    monkeypatch.setenv("ACGAN_FAST_STEP", "off")
+    assert T.Trainer(cfg_of(data_root, iters=2, fast_step="on"), tmp_path / "c").fast_path == "eager"
+    monkeypatch.setenv("ACGAN_FAST_STEP", "graphs")
+    with pytest.raises(UserError, match="bad value for ACGAN_FAST_STEP: 'graphs'"):
+        T.Trainer(cfg, tmp_path / "d")
+
+
+def test_failed_capture_restores_the_state_and_trains_eagerly(data_root, tmp_path, monkeypatch, capsys):
+    """The CUDA calls are stood in for on CPU; the stand-in capture runs the iteration (a
+    half-made capture mutates weights and optimizer state) and then fails. The trainer must
+    print one line, restore the state from before that iteration and redo it eagerly:
+    exactly what a trainer that leaves the fast path there by itself computes."""
+    import contextlib
+
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    @contextlib.contextmanager
+    def failing_graph(graph):
+        yield
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    stand_ins = dict(Stream=lambda *a: Stream(), stream=lambda s: contextlib.nullcontext(), current_stream=Stream,
+                     CUDAGraph=object, graph=failing_graph, synchronize=lambda: None)
+    for name, value in stand_ins.items():
+        monkeypatch.setattr(torch.cuda, name, value)
+    cfg = cfg_of(data_root, **FAST)
+    tr = T.Trainer(cfg, tmp_path / "a")
+    tr.fast_path = "graphs"
+    run_iterations(tr, 6)
+    assert capsys.readouterr().out.splitlines() == [
+        "fast step: capture failed (RuntimeError: operation not permitted when stream is capturing); training eagerly"]
+    assert tr.fast is None and tr.fast_path == "eager" and "capture failed" in tr.fast_note
+    ref = T.Trainer(cfg, tmp_path / "b", fast_step="on")
+    run_iterations(ref, T.FAST_WARMUP)
+    ref._leave_fast()
+    ref.fast_path = "eager"
+    for it in range(T.FAST_WARMUP, 6):
+        ref.iteration(it)
+    assert states_equal(tr.G.state_dict(), ref.G.state_dict()) and states_equal(tr.D.state_dict(), ref.D.state_dict())
+    assert tr.opt_d.state_dict()["state"].keys() == ref.opt_d.state_dict()["state"].keys()

@@ -27,14 +27,27 @@ class GaussianNoise(nn.Module):
     the paper's CIFAR-10 discriminator, after Salimans et al. 2016). ``std`` is changed
     during training by the noise schedule (:func:`set_noise_std`).
 
+    The std lives twice: as the float ``std`` (the eager path skips the draw when it is 0)
+    and as the 0-dim buffer ``std_t`` (not saved in state dicts) that the fast training
+    step reads (:class:`acgan_lib.train.FastStep`): a CUDA graph replays what it captured,
+    so it may neither branch on the std nor hold it as a constant. With ``static`` set, the
+    layer always draws and multiplies by ``std_t``; the random streams of the two paths
+    therefore match only while std > 0 (at std 0 the eager path draws nothing).
+
     Taught in chapter 4 (book/src/04_activation_noise.md)."""
 
     def __init__(self, std: float = 0.0):
         super().__init__()
         self.std = float(std)
+        self.static = False
+        self.register_buffer("std_t", torch.tensor(self.std), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.training and self.std > 0:
+        if not self.training:
+            return x
+        if self.static:  # the product in fp32, rounded once: what `* self.std` computes
+            return x + (torch.randn_like(x).float() * self.std_t).to(x.dtype)
+        if self.std > 0:
             return x + torch.randn_like(x) * self.std
         return x
 
@@ -43,9 +56,12 @@ class GaussianNoise(nn.Module):
 
 
 def set_noise_std(module: nn.Module, std: float) -> None:
+    """Set the std of every :class:`GaussianNoise` in ``module`` (the float, and the
+    buffer in place, so a captured graph sees the new value)."""
     for m in module.modules():
         if isinstance(m, GaussianNoise):
             m.std = float(std)
+            m.std_t.fill_(m.std)
 
 
 def count_params(module: nn.Module) -> int:
