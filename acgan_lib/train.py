@@ -745,12 +745,28 @@ def selfcheck(preset: str = "acgan-fmnist", max_seconds: float = 30.0, device: s
             res["reason"] = f"fast and eager differ: weights {w_err:.3g}, losses {l_err:.3g} (tolerance {tol:g})"
         else:
             res["passed"] = True
+            res["steps_per_s"] = _steps_per_s(fast, n, max_seconds - (time.perf_counter() - t0))
     except UserError:
         raise
     except Exception as e:  # noqa: BLE001 - a failed check is a result, not a crash
         res["reason"] = " ".join(f"{type(e).__name__}: {e}".split())[:300]
     res["seconds"] = round(time.perf_counter() - t0, 2)
     return res
+
+
+def _steps_per_s(tr: Trainer, start: int, seconds_left: float, steps: int = 50) -> float | None:
+    """Iterations per second of ``tr``'s path over up to ``steps`` more iterations (no sync
+    inside; one at the end), for the device job's time estimates; None without time left."""
+    steps = min(steps, 3 if tr.device.type != "cuda" else steps)
+    if seconds_left < 5:
+        return None
+    sync = torch.cuda.synchronize if tr.device.type == "cuda" else (lambda: None)
+    sync()
+    t = time.perf_counter()
+    for it in range(start, start + steps):
+        tr.iteration(it)
+    sync()
+    return round(steps / (time.perf_counter() - t), 2)
 
 
 # ---------------------------------------------------------------------------- entry points

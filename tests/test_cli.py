@@ -241,6 +241,7 @@ def test_selfcheck_on_cpu(capsys, tmp_path, data_root, monkeypatch):
     assert {"device", "torch", "cuda", "commit", "max_rel_err", "tolerance", "iterations", "seconds", "reason"} <= set(res)
     assert 0 < res["max_rel_err"] <= res["tolerance"] == T.SELFCHECK_TOL["fp32"] and res["noise"] == "0.2,0.1@0.333333333"
     assert stdout.startswith("selfcheck passed: fast path eager (uncaptured) on CPU")
+    assert res["steps_per_s"] is None or res["steps_per_s"] > 0  # the job's estimates read it
     monkeypatch.setitem(T.SELFCHECK_TOL, "fp32", 1e-12)
     code, stdout, _ = run_cli(capsys, "selfcheck", "--out", out, "--device", "cpu", "--iters", "2",
                               "width=0.25")

@@ -28,6 +28,9 @@ job() {
   fi
   python3 -c 'import sys, torch; print("python", sys.version.split()[0], "| torch", torch.__version__,
     "| CUDA", torch.version.cuda, "| cuda available", torch.cuda.is_available())'
+  if [ -f "$BUNDLE/bundle.json" ]; then  # the versions the wheels ask of the device's own packages
+    python3 -m tools.device device-packages --bundle "$BUNDLE" || echo "warning: see the unmet requirements above"
+  fi
   python3 -m tools.device job "$@"
 }
 

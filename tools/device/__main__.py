@@ -29,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
 
+    sub.add_parser("job", add_help=False, help="(device) the lease's job, run by bash tools/device-job.sh "
+                   "(python -m tools.device job --help)")
     pb = sub.add_parser("bundle", help="wheels + compact datasets + bundle.json for the device; prints what travels")
     pb.add_argument("--python-version", default="3.12", help="the device's Python (default 3.12)")
     pb.add_argument("--out", default=B.BUNDLE_DEFAULT, help=f"bundle folder (default {B.BUNDLE_DEFAULT})")
