@@ -205,7 +205,8 @@ def selfcheck(work: Path, short: bool) -> tuple[dict, str]:
     out = work / "selfcheck.json"
     out.unlink(missing_ok=True)
     argv = [sys.executable, "-m", "acgan_lib", "selfcheck", "--out", str(out)]
-    argv += ["--max-seconds", "5" if short else "30"]
+    # short (CPU, CI): a quarter-width model and room for a loaded machine
+    argv += ["--max-seconds", "60", "width=0.25"] if short else ["--max-seconds", "30"]
     try:
         p = subprocess.run(argv, capture_output=True, text=True, timeout=SELFCHECK_TIMEOUT_S, cwd=ROOT)
         code, text = p.returncode, (p.stdout + p.stderr).strip()
@@ -500,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"the bundle folder (default ${BUNDLE_ENV} or {BUNDLE_DEFAULT})")
     p.add_argument("--manifest", default=MANIFEST_DEFAULT, help=f"the commit manifest (default {MANIFEST_DEFAULT})")
     p.add_argument("--work", help=f"scratch folder of runs, results and logs (default {WORK_DEFAULT}; emptied first)")
-    p.add_argument("--smoke-selfcheck", action="store_true", help="a short self-check (5 s: CPU, CI)")
+    p.add_argument("--smoke-selfcheck", action="store_true", help="a short self-check (quarter-width model, 60 s at most: CPU, CI)")
     p.add_argument("--bench", action="store_true", help="also run benchmarks/train_speed.py with a short step count")
     return p
 
