@@ -98,6 +98,16 @@ def test_pinned_classifier_used_and_checked(pinned_dir, monkeypatch, fake_mnist)
         C.get_classifier("mnist", "cpu", train=False, retrain=True)
 
 
+def test_pin_without_the_dataset_copies_nothing(pinned_dir, tmp_path):
+    x, y = _train_data()
+    src = pinned_dir / "trained" / "mnist-lenet.pt"
+    C.train_classifier("mnist", epochs=1, train_data=(x, y), test_data=(x[:50], y[:50]), device="cpu",
+                       progress=False, val_size=30, out=src)
+    with pytest.raises(UserError, match="mnist not found"):
+        C.pin_classifier(src, "cmd", data_root=tmp_path / "no-data")
+    assert not C.WEIGHTS_DIR.exists() or not any(C.WEIGHTS_DIR.iterdir())
+
+
 @pytest.mark.parametrize("dataset", ["mnist", "fashion-mnist", "cifar10"])
 def test_committed_classifier_matches_its_record(dataset, monkeypatch):
     """The committed evaluator: its sha256, and its accuracy on all test images and on the

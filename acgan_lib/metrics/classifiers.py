@@ -417,15 +417,16 @@ def pin_classifier(path, command: str, data_root=None) -> dict:
     machine."""
     path = Path(path)
     model, meta = load_classifier(path, "cpu")
-    WEIGHTS_DIR.mkdir(exist_ok=True)
-    for src in (path, path.with_suffix(".json"), path.with_suffix(".log.csv")):
-        if src.exists():
-            shutil.copyfile(src, WEIGHTS_DIR / src.name)
+    scores = real_data_scores(model, meta["dataset"], data_root)  # first: a missing dataset copies nothing
     entry = {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "command": command,
              **{k: meta.get(k) for k in ("arch", "epochs", "seed", "test_accuracy", "test_accuracy_ci95",
                                         "n_test_exact", "test_accuracy_exact", "test_accuracy_exact_ci95",
                                         "val_accuracy", "train_time_s", "device", "threads", "commit")},
-             **real_data_scores(model, meta["dataset"], data_root)}
+             **scores}
+    WEIGHTS_DIR.mkdir(exist_ok=True)
+    for src in (path, path.with_suffix(".json"), path.with_suffix(".log.csv")):
+        if src.exists():
+            shutil.copyfile(src, WEIGHTS_DIR / src.name)
     table = pinned()
     table[meta["dataset"]] = entry
     atomic_write_json(PINNED, dict(sorted(table.items())))
