@@ -71,6 +71,10 @@ def test_bundle_stops_above_the_limit_with_one_line(tmp_path, capsys, monkeypatc
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "over the 1 MiB" in err[0]
     with pytest.raises(UserError, match="mnist not found"):
         B.bundle(tmp_path / "b", "3.12", ["mnist"], wheels=False, data_root=root, manifest=tmp_path / "m.json")
+    with pytest.raises(UserError, match="fashion-mnist not found"):  # a missing dataset writes nothing,
+        B.bundle(tmp_path / "new", "3.12", ["fashion-mnist"], data_root=tmp_path / "no-data",  # not even wheels
+                 manifest=tmp_path / "m.json")
+    assert not (tmp_path / "new").exists()
 
 
 def test_manifest_holds_tracked_hashes_and_verification_names_changed_files(tmp_path):

@@ -51,6 +51,20 @@ def test_schedule_skips_a_task_whose_estimate_no_longer_fits(tmp_path):
     assert tasks[1].status == "ok"  # a later, shorter one still runs
 
 
+def test_schedule_on_a_shared_gpu_counts_the_running_tasks_work(tmp_path):
+    """Two 20 s tasks fit a 30 s budget one at a time but not on one GPU at once: with
+    shared_gpu the second is skipped, saying why; without it both start."""
+    def tasks():
+        return [Task("a", py("import time; time.sleep(0.3)"), 20.0), Task("b", py("pass"), 20.0)]
+    shared = tasks()
+    schedule(shared, parallel=2, deadline=time.monotonic() + 30, poll_s=0.02, shared_gpu=True)
+    assert [t.status for t in shared] == ["ok", "skipped"]
+    assert "s of it the running tasks' GPU work" in shared[1].reason
+    alone = tasks()
+    schedule(alone, parallel=2, deadline=time.monotonic() + 30, poll_s=0.02)
+    assert [t.status for t in alone] == ["ok", "ok"]
+
+
 def test_schedule_waits_for_needs_and_stops_at_the_deadline(tmp_path):
     flag = tmp_path / "shared-done"
     tasks = [Task("shared:x", py(f"import time, pathlib; time.sleep(0.2); pathlib.Path({str(flag)!r}).touch()"), 0.0),
@@ -113,7 +127,7 @@ def test_job_with_fake_chapters(tmp_path, monkeypatch):
                         lambda path, data: (snapshots.append(json.loads(json.dumps(data))), real_write(path, data)))
     chapters = ["00", "01", "02", "03", "04", "05", "06", "07", "08"]
     args = Namespace(out=str(out), work=str(work), manifest=str(manifest), bundle=str(tmp_path), scale="smoke",
-                     budget_s=120, parallel=3, chapters=chapters, smoke_selfcheck=True, bench=False)
+                     budget_s=120, parallel=3, chapters=chapters, smoke_selfcheck=True, bench=False, independent=True, mps=False)
     summary = job.run_job(args)
 
     assert list(summary["chapters"])[:1] == ["03"]  # priority order first
@@ -219,6 +233,18 @@ def test_import_a_good_chapter(tmp_path, executed_06, capsys):
     assert "imported 06_overfitting" in capsys.readouterr().out
 
 
+def test_import_several_calls_at_once(tmp_path, executed_06, capsys):
+    """The calls of one lease are imported together: a bad one is set aside, the good one
+    imported, the wall times of both calls recorded once the report is regenerated."""
+    root = target(tmp_path)
+    bad = make_return(tmp_path / "call1", executed_06, edit=True)
+    good = make_return(tmp_path / "call2", executed_06)
+    assert importer.import_device([str(bad), str(good)], str(root)) == 1
+    assert (root / "book" / "06_overfitting.ipynb").exists()
+    out = capsys.readouterr().out
+    assert "rejected 06_overfitting" in out and "1 chapter(s) imported, 1 set aside" in out
+
+
 @pytest.mark.parametrize("bad, reason", [
     (dict(device="CPU (AMD EPYC, 16 threads)", precision="fp32 (precision=auto on cpu)"), "not a CUDA device"),
     (dict(commit="0" * 40), "the job's manifest says"),
@@ -249,3 +275,19 @@ def test_import_device_cli_errors_in_one_line(tmp_path, capsys):
     assert main(["import-device", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no summary.json in") and "\n" not in err
+
+
+def test_mps_falls_back_when_it_cannot_start(tmp_path, monkeypatch):
+    """--mps never costs the job: no control binary, or a daemon that fails, gives "off: why"
+    and leaves no MPS variables behind."""
+    monkeypatch.setattr(job.shutil, "which", lambda name: None)
+    assert job.start_mps(tmp_path) == f"off: {job.MPS} not found"
+    fake = tmp_path / "bin" / job.MPS
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'cannot start: no GPU' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(job.shutil, "which", lambda name: str(fake))
+    monkeypatch.delenv("CUDA_MPS_PIPE_DIRECTORY", raising=False)
+    got = job.start_mps(tmp_path)
+    assert got == "off: the daemon did not start: cannot start: no GPU"
+    assert "CUDA_MPS_PIPE_DIRECTORY" not in job.os.environ

@@ -20,7 +20,7 @@ EPILOG = """examples:
   python -m acgan_lib.book refresh                               # prose edits: no re-execution
   python -m acgan_lib.book stale 01 03 --why "shows the loss code"  # code changed, not re-run yet
   python -m acgan_lib.book report                                # the reproduction table
-  python -m acgan_lib.book import-device DIR                     # a GPU lease's chapters, checked"""
+  python -m acgan_lib.book import-device DIR [DIR ...]           # a GPU lease's chapters, checked"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     pi = sub.add_parser("import-device", help="check the chapters a GPU lease returned (python -m tools.device "
                         "job) and replace the committed ones that pass")
-    pi.add_argument("dir", metavar="DIR", help="the folder holding the job's summary.json and chapters-*.tar.gz")
+    pi.add_argument("dir", metavar="DIR", nargs="+",
+                    help="the folder holding the job's summary.json and chapters-*.tar.gz (several: one per call)")
     pi.add_argument("--into", metavar="ROOT", help="import into ROOT/book instead of the checkout (CI: a scratch folder)")
     pi.add_argument("--allow-cpu", action="store_true", help="accept chapters executed on a CPU (CI's smoke path)")
     return p

@@ -349,6 +349,13 @@ def bundle(out: Path | str = BUNDLE_DEFAULT, python_version: str = "3.12", datas
     if out.exists() and any(out.iterdir()) and not (out / "bundle.json").is_file():
         raise UserError(f"{out} is not empty and holds no bundle.json: choose an empty or new folder "
                         "(the bundle folder is emptied of anything bundle.json does not list)")
+    if data_root is None:
+        from tools.book.execute import _ensure_data_env
+        _ensure_data_env(repo)  # ../shared/datasets when $ACGAN_DATA is unset, as the executor does
+    root = resolve_root(data_root)
+    for name in dict.fromkeys(datasets):  # a missing dataset stops here, before anything is written
+        if name in IDX_DATASETS:
+            _idx_members(name, root)
     known = _known(out, python_version)
     out.mkdir(parents=True, exist_ok=True)
     files = []
@@ -359,7 +366,6 @@ def bundle(out: Path | str = BUNDLE_DEFAULT, python_version: str = "3.12", datas
     else:
         shutil.rmtree(out / "wheels", ignore_errors=True)
         device_side = {}
-    root = resolve_root(data_root)
     keep = set()
     for name in dict.fromkeys(datasets):
         path, contents = pack_dataset(name, root, out / "data", known)

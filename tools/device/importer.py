@@ -202,10 +202,30 @@ def regenerate_report(root: Path, into_checkout: bool) -> None:
         print("regenerated the report chapter (10)")
 
 
-def import_device(src: str, into: str | None = None, allow_cpu: bool = False) -> int:
-    """Check and import every chapter in ``src``; returns the number set aside."""
+def import_device(src, into: str | None = None, allow_cpu: bool = False) -> int:
+    """Check and import every chapter in ``src`` (a folder, or several: the calls of one
+    lease), then regenerate the report once and record the measured wall times; returns the
+    number of chapters set aside."""
     from acgan_lib.book.core import repo_root
 
+    srcs = [src] if isinstance(src, (str, Path)) else list(src)
+    checkout = repo_root()
+    root = Path(into).resolve() if into else checkout
+    imported, rejected, summaries = [], 0, []
+    for one in srcs:
+        summary, got, bad = _import_one(one, root, allow_cpu)
+        imported += got
+        rejected += bad
+        summaries.append((summary, got))
+    if imported:
+        regenerate_report(root, root == checkout)
+        for summary, got in summaries:  # after the report: it is executed from a clean tree
+            record_wall_times(summary, got, root / "tools" / "device" / "estimates.json")
+    print(f"{len(imported)} chapter(s) imported, {rejected} set aside")
+    return rejected
+
+
+def _import_one(src, root: Path, allow_cpu: bool) -> tuple[dict, list[str], int]:
     src_dir = Path(src)
     if not (src_dir / "summary.json").exists():
         raise UserError(f"no summary.json in {src} (the folder the device job's files came back to)")
@@ -213,8 +233,6 @@ def import_device(src: str, into: str | None = None, allow_cpu: bool = False) ->
     archives = sorted(src_dir.glob("chapters-*.tar.gz"))
     if not archives:
         raise UserError(f"no chapters-*.tar.gz in {src}: the job finished no chapter (see its summary.json)")
-    checkout = repo_root()
-    root = Path(into).resolve() if into else checkout
     imported, rejected = [], 0
     with tempfile.TemporaryDirectory(prefix="acgan-import-") as tmp:
         for archive in archives:
@@ -233,8 +251,4 @@ def import_device(src: str, into: str | None = None, allow_cpu: bool = False) ->
                     install(folder, stem, root)
                     imported.append(stem)
                     print(f"imported {stem} into {root / 'book'}")
-    if imported:
-        regenerate_report(root, root == checkout)
-        record_wall_times(summary, imported, root / "tools" / "device" / "estimates.json")
-    print(f"{len(imported)} chapter(s) imported, {rejected} set aside")
-    return rejected
+    return summary, imported, rejected

@@ -111,11 +111,19 @@ def _signal(proc: subprocess.Popen, sig) -> None:
 
 
 def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda task: None,
-             clock=time.monotonic, poll_s: float = 0.2) -> None:
+             clock=time.monotonic, poll_s: float = 0.2, shared_gpu: bool = False) -> None:
     """Run ``tasks`` in their order, at most ``parallel`` at once, each once its ``needs``
     have finished. A task is started only when ``clock() + estimate_s <= deadline``;
-    otherwise it is skipped (the next ones may still fit). A task still running at the
+    otherwise it is skipped (the next ones may still fit). With ``shared_gpu`` the tasks
+    running at once share one GPU's throughput (measured on the H100: three training
+    processes ran at a third of one's speed each), so a task is started only when its
+    estimate plus the work the running tasks have left fits. A task still running at the
     deadline is stopped and fails. ``on_event(task)`` is called after every start and end."""
+
+    def left_s(now: float) -> float:  # GPU work the running tasks still need (shared_gpu)
+        running = [x for x in tasks if x.status == "running"]
+        return sum(max(0.0, x.estimate_s - (now - x.started) / len(running)) for x in running)
+
     by_key = {t.key: t for t in tasks}
     while True:
         running = [t for t in tasks if t.status == "running"]
@@ -142,10 +150,13 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
                 break
             if any(by_key[k].status in ("pending", "running") for k in t.needs if k in by_key):
                 continue
-            if clock() + t.estimate_s > deadline:
+            now = clock()
+            busy = left_s(now) if shared_gpu else 0.0
+            if now + busy + t.estimate_s > deadline:
                 t.status = "skipped"
-                t.reason = (f"estimated {t.estimate_s:.0f} s, {max(0.0, deadline - clock()):.0f} s left "
-                            "in the wall budget")
+                t.reason = (f"estimated {t.estimate_s:.0f} s, {max(0.0, deadline - now):.0f} s left "
+                            "in the wall budget" + (f", {busy:.0f} s of it the running tasks' GPU work"
+                                                    if busy else ""))
                 on_event(t)
                 continue
             out = open(t.log, "w") if t.log else subprocess.DEVNULL
@@ -223,11 +234,58 @@ def selfcheck(work: Path, short: bool) -> tuple[dict, str]:
     return result, "off"
 
 
-def bench(work: Path, steps: int = 50) -> dict:
-    """``benchmarks/train_speed.py --json`` with a short step count (optional, ``--bench``)."""
+MPS = "nvidia-cuda-mps-control"
+
+
+def start_mps(work: Path) -> str:
+    """Start CUDA MPS (``--mps``), so that the kernels of the job's processes run at the same
+    time instead of taking turns on the GPU (measured without it on the H100: three training
+    processes at a third of one's speed each). Returns ``"on"``, or ``"off: <why>"`` after
+    undoing anything started: a failure costs seconds, never the job."""
+    exe = shutil.which(MPS)
+    if exe is None:
+        return f"off: {MPS} not found"
+    env = {"CUDA_MPS_PIPE_DIRECTORY": str(work / "mps-pipe"), "CUDA_MPS_LOG_DIRECTORY": str(work / "mps-log")}
+    for d in env.values():
+        Path(d).mkdir(parents=True, exist_ok=True)
+    os.environ.update(env)
+    try:
+        p = subprocess.run([exe, "-d"], capture_output=True, text=True, timeout=30)
+        why = "" if p.returncode == 0 else f"the daemon did not start: {_tail(p.stdout + p.stderr)}"
+        if not why:
+            q = subprocess.run([sys.executable, "-c", "import torch; print(float(torch.ones(4, device='cuda').sum()))"],
+                               capture_output=True, text=True, timeout=90)
+            why = "" if q.returncode == 0 else f"a CUDA process failed under MPS: {_tail(q.stdout + q.stderr)}"
+    except (OSError, subprocess.TimeoutExpired) as e:
+        why = f"{type(e).__name__}: {e}"
+    if why:
+        stop_mps()
+        for k in env:
+            os.environ.pop(k, None)
+        return f"off: {why}"
+    return "on"
+
+
+def stop_mps() -> None:
+    exe = shutil.which(MPS)
+    if exe and os.environ.get("CUDA_MPS_PIPE_DIRECTORY"):
+        try:
+            subprocess.run([exe], input="quit\n", capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+
+
+def _tail(text: str) -> str:
+    return (text.strip().splitlines() or ["no output"])[-1][:200]
+
+
+def bench(work: Path, steps: int = 50, procs: int = 3) -> dict:
+    """``benchmarks/train_speed.py --json`` with a short step count (optional, ``--bench``),
+    and ``procs`` acgan-fmnist trainers at once (their combined steps/s)."""
     out = work / "bench.json"
     try:
-        p = subprocess.run([sys.executable, "benchmarks/train_speed.py", "--json", str(out), "--steps", str(steps)],
+        p = subprocess.run([sys.executable, "benchmarks/train_speed.py", "--json", str(out), "--steps", str(steps),
+                            "--procs", str(procs)],
                            capture_output=True, text=True, timeout=120, cwd=ROOT)
         if out.exists():
             return json.loads(out.read_text())
@@ -388,8 +446,6 @@ def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifes
 
 def run_job(args) -> dict:
     """The whole job (see the module docstring); returns the final summary."""
-    from tools.book.notebooks import chapters
-
     t0 = time.monotonic()
     deadline = t0 + args.budget_s
     out = Path(args.out).resolve()
@@ -425,6 +481,21 @@ def run_job(args) -> dict:
     if not os.environ.get("OMP_NUM_THREADS"):
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // max(1, args.parallel)))
     save()
+    if args.mps:
+        summary["mps"] = start_mps(work)
+        print(f"MPS: {summary['mps']}", flush=True)
+        save()
+    try:
+        return _after_setup(args, summary, save, out, work, manifest, result, env, deadline)
+    finally:
+        if summary.get("mps") == "on":
+            stop_mps()
+
+
+def _after_setup(args, summary, save, out, work, manifest, result, env, deadline) -> dict:
+    """The benchmark (``--bench``), the shared runs and the chapters."""
+    from tools.book.notebooks import chapters
+
     if args.bench:
         summary["bench"] = bench(work)
         save()
@@ -481,7 +552,7 @@ def run_job(args) -> dict:
                 print(f"wrote {path.name} ({path.stat().st_size / 2**20:.1f} MiB)", flush=True)
         save()
 
-    schedule(tasks, args.parallel, deadline, on_event)
+    schedule(tasks, args.parallel, deadline, on_event, shared_gpu=not args.independent)
     summary["finished"] = True
     save()
     ok = sum(c.get("status") == "ok" for c in summary["chapters"].values())
@@ -496,6 +567,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", default="full", choices=["smoke", "cpu", "full"])
     p.add_argument("--chapters", nargs="+", metavar="NN", help=f"chapters to run (default {' '.join(PRIORITY)})")
     p.add_argument("--parallel", type=int, default=4, help="processes at once (default 4)")
+    p.add_argument("--mps", action="store_true",
+                   help="run the processes under CUDA MPS (started and stopped by the job; off again on any failure)")
+    p.add_argument("--independent", action="store_true",
+                   help="plan as if processes running at once did not slow each other (default: they share "
+                        "the GPU's throughput, as measured)")
     p.add_argument("--out", default=os.environ.get("OUT"), help="where the returned files go (default $OUT)")
     p.add_argument("--bundle", default=os.environ.get(BUNDLE_ENV, BUNDLE_DEFAULT),
                    help=f"the bundle folder (default ${BUNDLE_ENV} or {BUNDLE_DEFAULT})")
