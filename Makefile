@@ -8,7 +8,8 @@
 #                          _build/smoke or DIR instead and leaves the committed book alone
 #   make device-bundle     fill _build/device-bundle/ (wheels for the GPU machine's Python 3.12,
 #                          Fashion-MNIST as xz, bundle.json) and _build/manifest.json, print what a
-#                          device call carries; PYVER=3.11 for this machine's Python (CI)
+#                          device call carries; PYVER=3.11 for this machine's Python (CI);
+#                          DATASETS="mnist" (or "fashion-mnist mnist") for the MNIST chapters
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -55,7 +56,7 @@ bench: venv
 	$(PY) benchmarks/eval_speed.py
 
 device-bundle: venv
-	$(PY) -m tools.device bundle $(if $(PYVER),--python-version $(PYVER))
+	$(PY) -m tools.device bundle $(if $(PYVER),--python-version $(PYVER)) $(if $(DATASETS),--datasets $(DATASETS))
 
 clean-book:
 	rm -rf _build

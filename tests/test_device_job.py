@@ -119,6 +119,7 @@ def test_job_with_fake_chapters(tmp_path, monkeypatch):
     monkeypatch.setattr(job, "shared_command", lambda preset, scale, over: py(FAKE_SHARED) + [str(work)])
     monkeypatch.setattr(job, "classifier_command", lambda dataset, scale: py("pass"))
     monkeypatch.setattr(job, "prepare_data", lambda bundle: "data: test")
+    monkeypatch.setattr(job, "available_datasets", lambda: ["fashion-mnist", "mnist"])
     passed = {"passed": True, "fast_path": "eager (uncaptured)"}
     monkeypatch.setattr(job, "selfcheck", lambda w, short: (passed, "auto"))
     snapshots = []
@@ -291,3 +292,28 @@ def test_mps_falls_back_when_it_cannot_start(tmp_path, monkeypatch):
     got = job.start_mps(tmp_path)
     assert got == "off: the daemon did not start: cannot start: no GPU"
     assert "CUDA_MPS_PIPE_DIRECTORY" not in job.os.environ
+
+
+def test_chapters_wait_for_the_runs_they_reuse_and_skip_absent_datasets(tmp_path, monkeypatch):
+    """Chapter 2 reuses chapter 1's DCGANs (and 8 chapter 2's CGAN) from the same runs
+    folder, so it starts only after 1 ends; chapters of a dataset the bundle lacks are skipped."""
+    monkeypatch.setattr(job, "chapter_command", lambda stem, scale, w, m: py("pass"))
+    monkeypatch.setattr(job, "classifier_command", lambda dataset, scale: py("pass"))
+    table = json.loads(job.ESTIMATES.read_text())
+    tasks = job.build_tasks(["01", "02", "08"], {"01": "01_a", "02": "02_b", "08": "08_c"}, "smoke", tmp_path,
+                            tmp_path / "m.json", table, {}, {})
+    by = {t.key: t for t in tasks}
+    assert set(by["02"].needs) == {"shared:classifier-mnist", "01"} and "02" in by["08"].needs
+    assert "01" not in [n for n in job.build_tasks(["02"], {"02": "02_b"}, "smoke", tmp_path, tmp_path / "m.json",
+                                                   table, {}, {})[-1].needs]  # 1 imported before: 2 trains its own
+    monkeypatch.setattr(job, "available_datasets", lambda: ["fashion-mnist"])
+    monkeypatch.setattr(job, "imported_at", lambda stem, scale: False)
+    monkeypatch.setattr(job, "bench", lambda work: {})
+    summary = {"skipped": {}, "chapters": {}, "shared_runs": {}, "archives": [], "elapsed_s": 0}
+    args = Namespace(chapters=["01", "06"], scale="smoke", budget_s=60, parallel=2, independent=True, bench=False)
+    monkeypatch.setattr(job, "schedule", lambda *a, **k: None)
+    monkeypatch.setattr(job, "groups", lambda numbers: [])
+    job._after_setup(args, summary, lambda: None, tmp_path, tmp_path / "w", tmp_path / "m.json", {}, {},
+                     time.monotonic() + 60)
+    assert summary["skipped"]["01"].startswith("needs mnist, which the bundle does not hold")
+    assert "06" not in summary["skipped"]

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--python-version", default="3.12", help="the device's Python (default 3.12)")
     pb.add_argument("--out", default=B.BUNDLE_DEFAULT, help=f"bundle folder (default {B.BUNDLE_DEFAULT})")
     pb.add_argument("--datasets", nargs="*", default=["fashion-mnist"], choices=sorted(B.IDX_DATASETS),
-                    help="datasets to pack (default fashion-mnist; MNIST's chapters run on CPU)")
+                    help="datasets to pack (default fashion-mnist: chapters 03-07, 09; mnist: chapters 01, 02, 08)")
     pb.add_argument("--no-wheels", action="store_true", help="leave the wheels out")
     pb.add_argument("--data-root", help="dataset root (default $ACGAN_DATA, else data/)")
     pb.add_argument("--limit-mib", type=float, default=B.LIMIT_MIB, help="what a device call may carry (64)")

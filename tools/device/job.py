@@ -53,8 +53,14 @@ MAX_ARCHIVES = 6                         # + summary.json + job.log = the 8 file
 MAX_ARCHIVE_BYTES = 16 * 1024 * 1024 - 64 * 1024
 SELFCHECK_TIMEOUT_S = 90
 
-# Fashion-MNIST chapters, the most wanted first (MNIST chapters run at full scale on CPU)
-PRIORITY = ("03", "06", "05", "04", "07", "09")
+# the most wanted first: the Fashion-MNIST AC-GAN chapters, then the MNIST chapters (003's
+# protocol does not fit this project's AVX2-only CPU at full scale: ~4.5 h for chapter 1)
+PRIORITY = ("03", "06", "05", "04", "07", "01", "02", "08", "09")
+# the dataset each chapter trains on (the others: Fashion-MNIST); a chapter whose dataset is
+# not in the bundle (make device-bundle DATASETS="mnist") is skipped, saying so
+CHAPTER_DATASET = {"01": "mnist", "02": "mnist", "08": "mnist"}
+# chapters that reuse another's runs from the same runs folder: never trained twice at once
+CHAPTER_NEEDS = {"02": ("01",), "08": ("02",)}
 
 # Runs that several chapters train with the same config, so the same run folder: (preset,
 # overrides as the chapters pass them at full and smoke scale, chapters using it). Read off
@@ -73,7 +79,7 @@ SHARED_RUNS = (
 # of 80 epochs), 7 variants x 3 seeds; the report gives B4 no verdict below 002's length.
 DEVICE_PARAMS = {"05": {"fid_n": 0}, "09": {"fid_n": 0, "iters": 4680, "g_ch": 48, "d_ch": 24}}
 
-SHARED_CLASSIFIERS = {"fashion-mnist": ("03", "04", "05", "06", "07", "09")}
+SHARED_CLASSIFIERS = {"fashion-mnist": ("03", "04", "05", "06", "07", "09"), "mnist": ("01", "02", "08")}
 
 RUN_LINE = re.compile(r"^\s*(\S+): (?:trained|reused the finished run) in (\S+) \(", re.MULTILINE)
 
@@ -191,21 +197,24 @@ def verify_tree(manifest: Path) -> dict:
     return data
 
 
-def prepare_data(bundle: Path) -> str:
-    """``$ACGAN_DATA`` for the chapters: kept when it already holds Fashion-MNIST (CI), else
-    the bundle's ``data/*.tar.xz`` unpacked into :data:`DATA_DIR`. Returns what was done."""
+def available_datasets() -> list[str]:
     from acgan_lib.data import is_available
+    return [d for d in ("fashion-mnist", "mnist") if is_available(d)]
 
-    if os.environ.get("ACGAN_DATA") and is_available("fashion-mnist"):
-        return f"data: $ACGAN_DATA={os.environ['ACGAN_DATA']} (already holds Fashion-MNIST)"
+
+def prepare_data(bundle: Path) -> str:
+    """``$ACGAN_DATA`` for the chapters: kept when it already holds a dataset (CI), else the
+    bundle's ``data/*.tar.xz`` unpacked into :data:`DATA_DIR`. Returns what was done."""
+    if os.environ.get("ACGAN_DATA") and available_datasets():
+        return f"data: $ACGAN_DATA={os.environ['ACGAN_DATA']} (holds {', '.join(available_datasets())})"
     dest = ROOT / DATA_DIR
     archives = sorted((bundle / "data").glob("*.tar.xz"))
     for a in archives:
         with tarfile.open(a) as tar:
             tar.extractall(dest, filter="data")
     os.environ["ACGAN_DATA"] = str(dest)
-    if not is_available("fashion-mnist"):
-        raise UserError(f"Fashion-MNIST is not in {bundle / 'data'} (make device-bundle, then carry "
+    if not available_datasets():
+        raise UserError(f"neither Fashion-MNIST nor MNIST is in {bundle / 'data'} (make device-bundle, then carry "
                         f"{BUNDLE_DEFAULT})")
     return f"data: unpacked {', '.join(a.name for a in archives)} into {DATA_DIR}"
 
@@ -438,6 +447,7 @@ def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifes
         for n in set(users) & set(numbers):
             needs[n].append(key)
     for n in numbers:
+        needs[n] += [k for k in CHAPTER_NEEDS.get(n, ()) if k in numbers]
         tasks.append(Task(n, chapter_command(stems[n], scale, work, manifest),
                           estimate_s(n, table, selfcheck_result, scale), needs=tuple(needs[n]), env=env,
                           log=logs / f"{stems[n]}.log"))
@@ -502,10 +512,12 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
 
     found = {c.number: c.stem for c in chapters(args.chapters or list(PRIORITY))}
     wanted = [n for n in PRIORITY if n in found] + sorted(n for n in found if n not in PRIORITY)
-    numbers = []
+    numbers, have = [], available_datasets()
     for n in wanted:
         if imported_at(found[n], args.scale):
             summary["skipped"][n] = f"already imported at {args.scale} (book/results/{found[n]}/metrics.json)"
+        elif (need := CHAPTER_DATASET.get(n, "fashion-mnist")) not in have:
+            summary["skipped"][n] = f"needs {need}, which the bundle does not hold (make device-bundle DATASETS=...)"
         else:
             numbers.append(n)
     table = json.loads(ESTIMATES.read_text())
