@@ -633,10 +633,26 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     assert d["verdict"] == "not reproduced" and "contains 0" in d["note"]
     assert _decide("N1", res(*n1, hi[:2], lo[:2]))["verdict"] == "not reproduced"  # 2 seeds
     p10 = "07_class_splitting", "msssim_rises_with_classes"
-    assert _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] == "reproduced"
-    assert _decide("P10", res(*p10, [0.74, 0.73, 0.75], [0.85, 0.84, 0.86]))["verdict"] == "not reproduced"
+
+    def p10_res(a, b, acc10=0.8, scale="full"):  # with the two models' sample accuracy (quality floor)
+        return _results(p10[0], {"orderings": ordering(p10[1], a, b), "split2": {"accuracy": 0.9},
+                                 "split10": {"accuracy": acc10}}, scale)
+    assert _decide("P10", p10_res([0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] == "reproduced"
+    assert _decide("P10", p10_res([0.74, 0.73, 0.75], [0.85, 0.84, 0.86]))["verdict"] == "not reproduced"
+    # less diverse, but because the 10-class model's samples are too poor to judge: fails
+    d = _decide("P10", p10_res([0.85, 0.84, 0.86], [0.74, 0.73, 0.75], acc10=0.3))
+    assert d["verdict"] == "not reproduced" and "quality floor, 10-class model" in d["note"]
+    assert _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] != "reproduced"
+    # C13 (models 3, 4 less diverse than 1, 2) has the same floor on each of 004's four models
+    def c13(acc3):
+        acc = {f"model{i}": {"accuracy": acc3 if i == 3 else 0.7} for i in range(1, 5)}
+        return _results("03_acgan", {"fmnist": {"orderings": ordering("models34_less_diverse", [0.85, 0.84, 0.86],
+                                                                        [0.74, 0.73, 0.75]), **acc}}, "full")
+    assert _decide("C13", c13(0.7))["verdict"] == "reproduced"
+    d = _decide("C13", c13(0.2))
+    assert d["verdict"] == "not reproduced" and "quality floor, model 3" in d["note"]
     # P10 needs the AC-GAN at the source's length: a cpu-scale value is shown without a verdict
-    d = _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75], scale="cpu"))
+    d = _decide("P10", p10_res([0.85, 0.84, 0.86], [0.74, 0.73, 0.75], scale="cpu"))
     assert d["verdict"] == "not run" and "needs full scale" in d["note"]
     assert _decide("N1", res(*n1, hi, lo, scale="cpu"))["verdict"] == "reproduced"  # N1 has no min_scale
     # B4 needs full scale *and* 002's length: a `full` execution with a lease's shorter budget gets no verdict
