@@ -404,7 +404,7 @@ def test_report_html_groups_claims_by_source_and_wraps():
         assert {i for _, i in ids} == {c.id for c in CLAIMS if c.source.startswith(code)}
         for href, cid in ids:
             chapter = next(c for c in CLAIMS if c.id == cid).metric.split(":")[0].split("-")[0]
-            assert href.startswith(chapter)
+            assert href.startswith(chapter if chapter != report.CLASSIFIERS else report.CLASSIFIERS_PAGE)
     assert report.chapter_link("05_evaluation:msssim.28px.share_below_train_max") == \
         "05_evaluation.html#diversity-ms-ssim-per-class"
 
@@ -705,3 +705,20 @@ def test_report_rows_record_scale_seeds_and_interval():
     # a mean over seeds saved beside its seed count (or list of seeds) gives the count to its keys
     means = _results("02_conditional_gan", {"table1": {"base": {"accuracy": 0.9, "seeds": [0, 1, 2]}}})
     assert report.seeds_and_interval(by_id()["D3"], means) == (3, None)
+
+
+def test_c5_reads_the_pinned_resnet_record(monkeypatch):
+    """C5 (004's ResNet-20 on the real test set) is measured by the pinned classifier's record,
+    on the pixel-exact test images, and can go either way; the row links to chapter 5."""
+    from acgan_lib.book import report
+
+    def res(acc):
+        return _results("classifiers", {"cifar10": {"test_accuracy_exact": acc,
+                                                    "test_accuracy_exact_ci95": [acc - 0.02, acc + 0.02]}}, "full")
+    assert _decide("C5", res(0.915))["verdict"] == "reproduced"
+    d = _decide("C5", res(0.80))
+    assert d["verdict"] == "not reproduced" and d["ci95"] == pytest.approx([0.78, 0.82])
+    monkeypatch.setattr(report, "classifier_results", lambda: res(0.85)["classifiers"])
+    row = {r["id"]: r for r in report.build({})}["C5"]
+    assert row["scale"] == "full" and row["our value"] == "0.85" and row["verdict"] == "not reproduced"
+    assert report.chapter_link("classifiers:cifar10.test_accuracy_exact") == report.CLASSIFIERS_PAGE

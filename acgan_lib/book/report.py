@@ -24,6 +24,19 @@ from .core import have_dataset, load_results, stale_chapters
 
 MISSING = object()
 SCALE_ORDER = ("smoke", "cpu", "full")
+# a source of values besides the chapters: the pinned evaluation classifiers' records
+# (acgan_lib/metrics/weights/pinned.json, written by `classifier --pin`, each trained with its
+# source's recipe), e.g. "classifiers:cifar10.test_accuracy_exact"; the report links them to
+# chapter 5's section on the evaluation classifier
+CLASSIFIERS = "classifiers"
+CLASSIFIERS_PAGE = "05_evaluation.html#the-evaluation-classifier"
+
+
+def classifier_results() -> dict:
+    """The pinned classifiers' records in the shape of a chapter's results (scale ``full``)."""
+    from ..metrics.classifiers import pinned
+    return {"metrics": pinned(), "provenance": {"scale": "full", "commit": None,
+                                                "source": "acgan_lib/metrics/weights/pinned.json"}}
 
 
 def resolve(metrics: dict, path: str):
@@ -224,6 +237,7 @@ def evaluate_claim(claim: Claim, results: dict, stale: dict | None = None) -> di
 def build(results: dict | None = None) -> list[dict]:
     """Rows of the report (dicts), in the order of :data:`CLAIMS`."""
     results = load_results() if results is None else results
+    results = {CLASSIFIERS: classifier_results(), **results}
     stale = stale_chapters()
     return [evaluate_claim(c, results, stale) for c in CLAIMS]
 
@@ -286,6 +300,8 @@ def chapter_link(metric: str, book_dir: Path | None = None) -> str:
     (``"<chapter>:<path>"``): the last heading above the chapter's ``save_result`` call whose key
     (``{...}`` placeholders match any one key) is the longest prefix of the path."""
     chapter, path = _first(metric)
+    if chapter == CLASSIFIERS:
+        return CLASSIFIERS_PAGE
     book_dir = book_dir or Path(__file__).resolve().parents[2] / "book"
     stem = chapter.split("-")[0]
     page = chapter if (book_dir / f"{chapter}.ipynb").exists() else stem
