@@ -609,7 +609,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ loop
     def run(self, progress: bool = True) -> Path:
-        from tqdm.auto import tqdm
+        from .utils import tqdm
 
         cfg = self.cfg
         if self.step == 0 and not (self.out / "samples" / "step_0000000.png").exists():

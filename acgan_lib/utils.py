@@ -13,6 +13,20 @@ from pathlib import Path
 import torch
 
 
+def _auto_tqdm():
+    """``tqdm.auto.tqdm``, imported without its "IProgress not found" warning: in a notebook
+    kernel without ipywidgets (the GPU machine) tqdm falls back to text bars and says so on
+    stderr, which would land in the executed chapter's output."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm as auto
+    return auto
+
+
+tqdm = _auto_tqdm()
+
+
 class UserError(Exception):
     """A problem with the user's input (bad option, missing file, corrupt checkpoint...).
 

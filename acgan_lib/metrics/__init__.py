@@ -40,11 +40,10 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..sample import Generator, load_generator
-from ..utils import UserError, atomic_write_json, device_name, git_commit, resolve_device
+from ..utils import UserError, atomic_write_json, device_name, git_commit, resolve_device, tqdm
 from . import bootstrap, classifiers, diversity, fid, metric_main, resolution, scores, synthetic
 from .context import CPU_FID_N, EvalContext, EvalOptions, cache_path
 from .metric_main import METRICS, Metric, check_metrics, default_metrics, list_metrics, register

@@ -23,12 +23,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data import dataset_info, exact_test_count, load_dataset, to_float
 from ..utils import (UserError, atomic_torch_save, atomic_write_json, device_name, file_hash, git_commit,
-                     resolve_device)
+                     resolve_device, tqdm)
 from .scores import classifier_score
 
 FORMAT = "acgan_lib-classifier-1"

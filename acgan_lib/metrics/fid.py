@@ -27,10 +27,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, select_classes
-from ..utils import UserError, atomic_torch_save, atomic_write_text, device_name, file_hash
+from ..utils import UserError, atomic_torch_save, atomic_write_text, device_name, file_hash, tqdm
 from . import classifiers, scores
 
 STATES = ("real_features_sum", "real_features_cov_sum", "real_features_num_samples")

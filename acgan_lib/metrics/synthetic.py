@@ -27,11 +27,10 @@ from __future__ import annotations
 import time
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data import dataset_info, load_dataset, to_uint8
 from ..sample import generate
-from ..utils import UserError, resolve_device
+from ..utils import UserError, resolve_device, tqdm
 from .classifiers import ARCH_FOR, build_classifier, fit, predict
 from .seeds import mean_interval, ordering, ranking
 
