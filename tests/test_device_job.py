@@ -317,3 +317,24 @@ def test_chapters_wait_for_the_runs_they_reuse_and_skip_absent_datasets(tmp_path
                      time.monotonic() + 60)
     assert summary["skipped"]["01"].startswith("needs mnist, which the bundle does not hold")
     assert "06" not in summary["skipped"]
+
+
+def test_preplan_keeps_what_fits_with_its_shared_runs_and_drops_unused_shared_runs():
+    """On a GPU the processes share, a chapter is planned with the shared runs it needs; a
+    shared run no planned chapter needs is not started (it would spend the lease on nothing)."""
+    s1, s2 = Task("shared:s1", py("pass"), 60.0), Task("shared:s2", py("pass"), 60.0)
+    a = Task("A", py("pass"), 100.0, needs=("shared:s1",))
+    b = Task("B", py("pass"), 300.0, needs=("shared:s1", "shared:s2"))
+    c = Task("C", py("pass"), 50.0, needs=("A",))
+    kept, why = job.preplan([s1, s2, a, b, c], 220.0)
+    assert [t.key for t in kept] == ["shared:s1", "A", "C"]
+    assert why["B"].startswith("estimated 300 s + 60 s of shared runs, 60 s left")
+    assert why["shared:s2"] == "no chapter that needs it fits the budget"
+    kept, _ = job.preplan([s1, s2, a, b, c], 400.0)
+    assert [t.key for t in kept] == ["shared:s1", "A", "C"]  # 160 + 360 s one after the other: no
+    kept, _ = job.preplan([s1, s2, a, b, c], 400.0, speedup=3.0)  # B fits when processes overlap 3x
+    assert [t.key for t in kept] == ["shared:s1", "shared:s2", "A", "B", "C"]
+    only_c, _ = job.preplan([Task("A", py("pass"), 500.0), Task("C", py("pass"), 50.0, needs=("A",))], 100.0)
+    assert [t.key for t in only_c] == ["C"] and only_c[0].needs == ()  # not waiting for a task never started
+    assert job.gpu_speedup({"parallel": {"speedup_vs_one": 2.6}}, 4) == 2.6
+    assert job.gpu_speedup({"parallel": {"speedup_vs_one": 0.92}}, 4) == 1.0 and job.gpu_speedup(None, 4) == 1.0

@@ -117,14 +117,16 @@ def _signal(proc: subprocess.Popen, sig) -> None:
 
 
 def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda task: None,
-             clock=time.monotonic, poll_s: float = 0.2, shared_gpu: bool = False) -> None:
+             clock=time.monotonic, poll_s: float = 0.2, shared_gpu: bool = False, speedup: float = 1.0) -> None:
     """Run ``tasks`` in their order, at most ``parallel`` at once, each once its ``needs``
     have finished. A task is started only when ``clock() + estimate_s <= deadline``;
     otherwise it is skipped (the next ones may still fit). With ``shared_gpu`` the tasks
     running at once share one GPU's throughput (measured on the H100: three training
     processes ran at a third of one's speed each), so a task is started only when its
-    estimate plus the work the running tasks have left fits. A task still running at the
-    deadline is stopped and fails. ``on_event(task)`` is called after every start and end."""
+    estimate plus the work the running tasks have left fits, divided by ``speedup`` (the
+    measured combined throughput of several processes over one's; never less than its own
+    estimate). A task still running at the deadline is stopped and fails. ``on_event(task)``
+    is called after every start and end."""
 
     def left_s(now: float) -> float:  # GPU work the running tasks still need (shared_gpu)
         running = [x for x in tasks if x.status == "running"]
@@ -158,7 +160,7 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
                 continue
             now = clock()
             busy = left_s(now) if shared_gpu else 0.0
-            if now + busy + t.estimate_s > deadline:
+            if now + max(t.estimate_s, (busy + t.estimate_s) / speedup) > deadline:
                 t.status = "skipped"
                 t.reason = (f"estimated {t.estimate_s:.0f} s, {max(0.0, deadline - now):.0f} s left "
                             "in the wall budget" + (f", {busy:.0f} s of it the running tasks' GPU work"
@@ -303,6 +305,15 @@ def bench(work: Path, steps: int = 50, procs: int = 3) -> dict:
         return {"error": "timed out after 120 s"}
 
 
+def gpu_speedup(bench_result: dict | None, parallel: int) -> float:
+    """Combined steps/s of several trainer processes over one's, from this job's benchmark
+    (``--bench``: 3 processes; without MPS the H100 ran three shared runs at once at 0.92 of
+    one process's rate), between 1 and
+    ``parallel``; 1 without a measurement."""
+    s = ((bench_result or {}).get("parallel") or {}).get("speedup_vs_one")
+    return float(min(max(s, 1.0), max(1, parallel))) if isinstance(s, (int, float)) and s == s else 1.0
+
+
 def environment() -> dict:
     """GPU, driver, Python, torch and CUDA versions (without creating a CUDA context)."""
     import platform
@@ -424,6 +435,31 @@ def shared_name(preset: str, overrides: dict) -> str:
     return preset + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
 
 
+def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0) -> tuple[list[Task], dict]:
+    """The tasks worth starting on a GPU the processes share: chapters in order, each kept
+    when its estimate plus the shared runs it needs (those not already kept) still fit
+    ``seconds`` with everything kept before it, at ``speedup``; shared runs no kept chapter
+    needs are dropped (they would spend the lease on nothing). Returns ``(kept, {key: why})``."""
+    shared = {t.key: t for t in tasks if t.key.startswith("shared:")}
+    chapters_ = [t for t in tasks if not t.key.startswith("shared:")]
+    kept_keys, work, why = set(), 0.0, {}
+    for t in chapters_:
+        extra = [shared[k] for k in t.needs if k in shared and k not in kept_keys]
+        cost = t.estimate_s + sum(x.estimate_s for x in extra)
+        path = t.estimate_s + max((x.estimate_s for x in extra), default=0.0)  # shared runs overlap
+        if max(path, (work + cost) / speedup) <= seconds:
+            kept_keys |= {t.key, *(x.key for x in extra)}
+            work += cost
+        else:
+            why[t.key] = (f"estimated {t.estimate_s:.0f} s + {cost - t.estimate_s:.0f} s of shared runs, "
+                          f"{max(0.0, seconds - work / speedup):.0f} s left after the chapters planned before it")
+    kept = [t for t in tasks if t.key in kept_keys]
+    for t in kept:  # a chapter left out is not waited for (the later one trains what it needs)
+        t.needs = tuple(k for k in t.needs if k in kept_keys or k not in {x.key for x in tasks})
+    why.update({k: "no chapter that needs it fits the budget" for k in shared if k not in kept_keys})
+    return kept, why
+
+
 def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifest: Path, table: dict,
                 selfcheck_result: dict, env: dict) -> list[Task]:
     """Shared runs (and classifiers) used by the chapters to run, then the chapters."""
@@ -522,8 +558,18 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
             numbers.append(n)
     table = json.loads(ESTIMATES.read_text())
     tasks = build_tasks(numbers, found, args.scale, work, manifest, table, result, env)
+    speedup = gpu_speedup(summary.get("bench"), args.parallel)
+    summary["gpu_speedup"] = speedup
+    if not args.independent:
+        tasks, left_out = preplan(tasks, deadline - time.monotonic(), speedup)
+        for key, why in left_out.items():
+            target = summary["shared_runs"] if key.startswith("shared:") else summary["chapters"]
+            target[key.removeprefix("shared:")] = {"status": "skipped", "reason": why}
+            print(f"[{key}] skipped: {why}", flush=True)
+        numbers = [n for n in numbers if n in {t.key for t in tasks}]
     print("plan: " + ", ".join(f"{t.key} (estimate {t.estimate_s:.0f} s)" for t in tasks)
-          + f"; budget {args.budget_s:.0f} s, {args.parallel} at once", flush=True)
+          + f"; budget {args.budget_s:.0f} s, {args.parallel} at once, GPU speed-up of processes at once "
+          + f"{speedup:.2f}", flush=True)
     plan = groups(numbers)
     summary["groups"] = plan
     archived: set[int] = set()
@@ -564,7 +610,7 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
                 print(f"wrote {path.name} ({path.stat().st_size / 2**20:.1f} MiB)", flush=True)
         save()
 
-    schedule(tasks, args.parallel, deadline, on_event, shared_gpu=not args.independent)
+    schedule(tasks, args.parallel, deadline, on_event, shared_gpu=not args.independent, speedup=speedup)
     summary["finished"] = True
     save()
     ok = sum(c.get("status") == "ok" for c in summary["chapters"].values())
