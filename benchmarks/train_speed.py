@@ -247,10 +247,14 @@ def main():
         # forward, which may cost more than it saves on these small layers
         fp32, _, _, _ = bench_trainer(make_cfg(preset, a.batch_size, a.device, precision="fp32"), a.steps, a.warmup)
         plain = bench_plain(make_cfg(preset, a.batch_size, a.device, precision="fp32"), a.steps, a.warmup)
+        # chapter 9 on a lease trains at half width (tools/device/job.py DEVICE_PARAMS): its speed
+        half = (bench_trainer(make_cfg(preset, a.batch_size, a.device, g_ch=48, d_ch=24), a.steps, a.warmup)[0]
+                if preset.startswith("acbiggan") else None)
         ratio = fast / plain
         r = {"batch_size": cfg.batch_size, "iters": cfg.iters, "data": src, "trainer_path": path,
              "trainer_steps_per_s": fast, "trainer_precision": cfg.precision, "trainer_eager_steps_per_s": eager,
              "trainer_fp32_steps_per_s": fp32, "plain_steps_per_s": plain,
+             **({"trainer_half_width_steps_per_s": half} if half else {}),
              "ratio": ratio, "ratio_target_met": ratio >= TARGET_RATIO,
              "projected_full_s": cfg.iters / fast, "projected_plain_full_s": cfg.iters / plain}
         print(f"\n{preset} (batch {cfg.batch_size}, data: {src})")
@@ -258,6 +262,8 @@ def main():
         print(f"  trainer (fast_step=off):  {eager:9.1f} steps/s")
         print(f"  trainer ({path}, fp32):  {fp32:9.1f} steps/s   (precision={cfg.precision} above)")
         print(f"  plain loop (fp32 eager):  {plain:9.1f} steps/s")
+        if half:
+            print(f"  trainer, half width (g_ch 48, d_ch 24, chapter 9 on a lease): {half:9.1f} steps/s")
         print(f"  ratio trainer / plain:    {ratio:9.2f}x   target >= {TARGET_RATIO:g}x: {verdict(ratio >= TARGET_RATIO)}")
         print(f"  full schedule ({cfg.iters} iterations): {r['projected_full_s']:.0f} s trainer, "
               f"{r['projected_plain_full_s']:.0f} s plain loop")
