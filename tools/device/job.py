@@ -297,12 +297,12 @@ def bench(work: Path, steps: int = 50, procs: int = 3) -> dict:
     try:
         p = subprocess.run([sys.executable, "benchmarks/train_speed.py", "--json", str(out), "--steps", str(steps),
                             "--procs", str(procs)],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+                           capture_output=True, text=True, timeout=240, cwd=ROOT)
         if out.exists():
             return json.loads(out.read_text())
         return {"error": ((p.stdout + p.stderr).strip().splitlines() or ["no output"])[-1][:300]}
     except subprocess.TimeoutExpired:
-        return {"error": "timed out after 120 s"}
+        return {"error": "timed out after 240 s"}
 
 
 def gpu_speedup(bench_result: dict | None, parallel: int) -> float:
