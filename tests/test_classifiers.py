@@ -84,6 +84,11 @@ def test_pinned_classifier_used_and_checked(pinned_dir, monkeypatch, fake_mnist)
     assert 1.0 <= entry["classifier_score_test"][0] <= 10.0 and len(entry["classifier_score_train"]) == 2
     assert entry["sha256"] == C.sha256_file(src) and json.loads(C.PINNED.read_text())["mnist"]["file"] == src.name
     assert (C.WEIGHTS_DIR / "mnist-lenet.json").exists()
+    res = entry["resolution_real"]  # the instrument's real-data curve (all test images are exact here)
+    assert res["sizes"] == [8, 16, 28, 64] and set(res) == {"sizes", "n_test", "n_test_exact", "all"}
+    assert all(0.0 <= res["all"][str(s)] <= 1.0 for s in res["sizes"])
+    lo, hi = res["all"]["share_classes_higher_at_native.ci95"]
+    assert 0.0 <= lo <= res["all"]["share_classes_higher_at_native"] <= hi <= 1.0
     monkeypatch.delenv("ACGAN_CLASSIFIERS")  # the pinned file is used unless a folder of one's own is set
     got, meta = C.get_classifier("mnist", "cpu", train=False)
     assert meta["path"] == str(C.WEIGHTS_DIR / "mnist-lenet.pt")
@@ -96,6 +101,22 @@ def test_pinned_classifier_used_and_checked(pinned_dir, monkeypatch, fake_mnist)
     monkeypatch.setattr(C, "classifier_dir", lambda: pinned_dir / "mine")
     with pytest.raises(UserError, match="no evaluation classifier for mnist"):  # retrain: never the pinned file
         C.get_classifier("mnist", "cpu", train=False, retrain=True)
+
+
+def test_real_data_curve_reports_the_exact_subset_apart(fake_mnist, monkeypatch):  # noqa: F811
+    """With fewer exact test images than test images (CIFAR-10's shared copy) the curve is
+    given on all images and on the exact ones."""
+    x, y = _train_data()
+    model, _ = C.train_classifier("mnist", epochs=1, train_data=(x, y), test_data=(x[:50], y[:50]), device="cpu",
+                                  progress=False, val_size=30)
+    monkeypatch.setattr(C, "exact_test_count", lambda dataset, root=None: 40)
+    res = C.real_data_resolution(model, "mnist", fake_mnist[0])
+    assert res["n_test_exact"] == 40 and set(res["exact"]) == set(res["all"])
+    from acgan_lib.data import load_dataset, to_float
+    xt, yt = load_dataset("mnist", False, fake_mnist[0])
+    direct = (C.classify(model, to_float(xt))[0].argmax(1).cpu() == yt).float()
+    assert res["all"]["28"] == pytest.approx(direct.mean().item())  # native size: no resizing at all
+    assert res["exact"]["28"] == pytest.approx(direct[:40].mean().item())
 
 
 def test_pin_without_the_dataset_copies_nothing(pinned_dir, tmp_path):
