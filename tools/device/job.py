@@ -237,7 +237,7 @@ def selfcheck(work: Path, short: bool) -> tuple[dict, str]:
     result = json.loads(out.read_text()) if out.exists() else {}
     if code == 0 and result.get("passed"):
         return result, "auto"
-    last = (text.splitlines() or ["no output"])[-1][:300]
+    last = _tail(text, 300)
     result.setdefault("passed", False)
     result.setdefault("reason", last)
     print(f"self-check failed ({'exit ' + str(code) if code is not None else 'time-out'}: {last}); "
@@ -286,8 +286,9 @@ def stop_mps() -> None:
             pass
 
 
-def _tail(text: str) -> str:
-    return (text.strip().splitlines() or ["no output"])[-1][:200]
+def _tail(text: str, width: int = 200) -> str:
+    """The last line of a process's output (what a one-line summary quotes)."""
+    return (text.strip().splitlines() or ["no output"])[-1][:width]
 
 
 def bench(work: Path, steps: int = 50, procs: int = 3) -> dict:
@@ -300,7 +301,7 @@ def bench(work: Path, steps: int = 50, procs: int = 3) -> dict:
                            capture_output=True, text=True, timeout=240, cwd=ROOT)
         if out.exists():
             return json.loads(out.read_text())
-        return {"error": ((p.stdout + p.stderr).strip().splitlines() or ["no output"])[-1][:300]}
+        return {"error": _tail(p.stdout + p.stderr, 300)}
     except subprocess.TimeoutExpired:
         return {"error": "timed out after 240 s"}
 
