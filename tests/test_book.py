@@ -1,6 +1,7 @@
 """Book helpers: chapter rendering and the stale check, variant presets of chapter 9, the
 training GIF, and the claims table of the reproduction report."""
 import json
+import re
 
 import pytest
 from PIL import Image
@@ -534,6 +535,22 @@ def test_p7_is_two_sided_with_a_quality_floor():
     assert _decide("P7", res(1.2, 0.0, 0.10))["verdict"] == "not reproduced"   # too poor to judge
 
 
+def test_d17_plateau_needs_a_gain_shown_to_be_small():
+    """003's plateau above 20 % real: the 95 % interval of the gain from 20 % to 100 % real
+    must end below 0.4 points; a rising accuracy fails, and so do seeds too noisy to tell."""
+    from acgan_lib.metrics.seeds import mean_interval
+
+    def res(gains):
+        m, ci = mean_interval(gains)
+        return _results("08_synthetic_data", {"summary": {
+            "gain_above_20pct": m, "gain_above_20pct.seeds": len(gains), "gain_above_20pct.ci95": ci,
+            "gain_above_20pct.upper95": ci[1] if ci else None}})
+    assert _decide("D17", res([0.001, -0.001, 0.0005, 0.0, 0.001]))["verdict"] == "reproduced"
+    assert _decide("D17", res([0.055, 0.052, 0.051, 0.062, 0.063]))["verdict"] == "not reproduced"  # still rising
+    assert _decide("D17", res([0.01, -0.01, 0.0]))["verdict"] == "not reproduced"    # too noisy to tell
+    assert _decide("D17", res([0.001]))["verdict"] == "not run"                     # one seed: no interval
+
+
 def test_p5_needs_an_interval_below_zero():
     def res(r, upper):
         return _results("05_evaluation", {"acc_vs_msssim": {"28px": {
@@ -619,8 +636,56 @@ def test_orderings_need_three_seeds_and_an_interval_excluding_zero():
         "verdict"] == "not reproduced"
 
 
+def test_004_orderings_read_cifar10_first_and_fall_back_to_fashion_mnist():
+    """004's orderings are judged on chapter 3's CIFAR-10 execution (004's dataset) when it
+    gives a verdict, else on the Fashion-MNIST one; the row's metric, scale, protocol and
+    commit follow the execution that was read, and the note says when it is the fallback."""
+    from acgan_lib.book import report
+    from acgan_lib.book.claims import by_id
+    from acgan_lib.metrics.seeds import ordering
+    hi, lo = [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]
+
+    def run(chapter, tag, a, b, scale, commit):
+        r = _results(chapter, {tag: {"orderings": ordering("finetune_improves_28", a, b)}}, scale)
+        r[chapter]["provenance"]["commit"] = commit
+        return r
+    c7 = by_id()["C7"]
+    assert [a.metric.split(":")[0] for a in c7.alternatives()] == ["03_acgan-cifar10", "03_acgan"]
+    c10_full, c10_cpu = run("03_acgan-cifar10", "cifar10", hi, lo, "full", "aaa"), \
+        run("03_acgan-cifar10", "cifar10", hi, lo, "cpu", "bbb")
+    fm_full, fm_cpu = run("03_acgan", "fmnist", lo, hi, "full", "ccc"), run("03_acgan", "fmnist", lo, hi, "cpu", "ddd")
+    row = report.evaluate_claim(c7, {**c10_full, **fm_full})          # both judged: CIFAR-10 wins
+    assert (row["verdict"], row["commit"], row["scale"]) == ("reproduced", "aaa", "full")
+    assert "CIFAR-10" in row["protocol and scale"] and "fallback" not in row["note"]
+    row = report.evaluate_claim(c7, {**c10_cpu, **fm_full})           # CIFAR-10 at cpu: no verdict there
+    assert (row["verdict"], row["commit"]) == ("not reproduced", "ccc")
+    assert row["metric"].startswith("03_acgan:fmnist.") and "Fashion-MNIST" in row["protocol and scale"]
+    assert "the fallback: 03_acgan-cifar10 gives no verdict" in row["note"]
+    row = report.evaluate_claim(c7, {**c10_cpu, **fm_cpu})            # neither judged: CIFAR-10 shown
+    assert (row["verdict"], row["commit"], row["our value"]) == ("not run", "bbb", "yes")
+    row = report.evaluate_claim(c7, fm_full)                         # no CIFAR-10 execution at all
+    assert row["verdict"] == "not reproduced" and "has no value" in row["note"]
+    assert report.evaluate_claim(c7, {})["metric"].startswith("03_acgan-cifar10:")
+
+
+def test_a_malformed_claim_row_is_a_one_line_error_naming_the_claim():
+    from acgan_lib.book.claims import parse_claim
+    from acgan_lib.utils import UserError
+    row = {"id": "X1", "source": "004", "claim": "c", "source_value": "v", "metric": "03_acgan:a",
+           "rule": "true", "protocol": "p"}
+    assert parse_claim(row).alternatives() == [parse_claim(row)]
+    for bad, words in [({"fallback": {"protocol": "q"}}, "fallback needs 'replace'"),
+                       ({"fallback": {"replace": {"a": "b"}, "metric": "x"}}, "fallback needs 'replace'"),
+                       ({"metrics": "x"}, "unknown fields ['metrics']"), ({"rule": "at_least"}, "bad rule")]:
+        with pytest.raises(UserError, match=re.escape(words)) as e:
+            parse_claim({**row, **bad})
+        assert "\n" not in str(e.value)
+
+
 def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_interval_says():
     from acgan_lib import book
+    from acgan_lib.book import report
+    from acgan_lib.book.claims import by_id
     from acgan_lib.metrics.seeds import ordering
 
     def res(chapter, name, a, b, scale="full"):
@@ -644,13 +709,16 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     assert d["verdict"] == "not reproduced" and "quality floor, 10-class model" in d["note"]
     assert _decide("P10", res(*p10, [0.85, 0.84, 0.86], [0.74, 0.73, 0.75]))["verdict"] != "reproduced"
     # C13 (models 3, 4 less diverse than 1, 2) has the same floor on each of 004's four models
-    def c13(acc3):
+    def c13(acc3, chapter="03_acgan-cifar10", tag="cifar10"):
         acc = {f"model{i}": {"accuracy": acc3 if i == 3 else 0.7} for i in range(1, 5)}
-        return _results("03_acgan", {"fmnist": {"orderings": ordering("models34_less_diverse", [0.85, 0.84, 0.86],
-                                                                        [0.74, 0.73, 0.75]), **acc}}, "full")
+        return _results(chapter, {tag: {"orderings": ordering("models34_less_diverse", [0.85, 0.84, 0.86],
+                                                                [0.74, 0.73, 0.75]), **acc}}, "full")
     assert _decide("C13", c13(0.7))["verdict"] == "reproduced"
     d = _decide("C13", c13(0.2))
     assert d["verdict"] == "not reproduced" and "quality floor, model 3" in d["note"]
+    # its Fashion-MNIST fallback carries the floor along (every metric path is rewritten)
+    row = report.evaluate_claim(by_id()["C13"], c13(0.2, "03_acgan", "fmnist"))
+    assert row["verdict"] == "not reproduced" and "quality floor, model 3" in row["note"]
     # P10 needs the AC-GAN at the source's length: a cpu-scale value is shown without a verdict
     d = _decide("P10", p10_res([0.85, 0.84, 0.86], [0.74, 0.73, 0.75], scale="cpu"))
     assert d["verdict"] == "not run" and "needs full scale" in d["note"]

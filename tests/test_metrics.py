@@ -442,6 +442,13 @@ def test_summary_over_seeds_known_answer():
     assert s["real_0_018pct"] == pytest.approx(0.92) and s["real_10pct"] is None and s["real_10pct.ci95"] is None
     assert s["spread_above_20pct"] == pytest.approx(0.02) and s["spread_above_20pct.percents"] == [20.0, 50.0, 100.0]
     assert s["spread_above_20pct.ci95"] == pytest.approx([0.02, 0.02])  # the same spread in every seed
+    assert s["gain_above_20pct"] == pytest.approx(0.02) and s["gain_above_20pct.upper95"] == pytest.approx(0.02)
+    # a flat plateau with seed noise: the gain's interval straddles 0 and its upper end is small
+    noise = {0: 0.001, 1: -0.001, 2: 0.0005}
+    flat = synthetic.summary(_tables(lambda seed, p, s: 0.99 + (noise[seed] if p == 100.0 else 0.0)))
+    assert flat["gain_above_20pct"] == pytest.approx(0.0005 / 3)
+    lo, hi = flat["gain_above_20pct.ci95"]
+    assert lo < 0 < hi == flat["gain_above_20pct.upper95"] < 0.004
     rows = synthetic.mean_table(tables)
     assert len(rows) == 21 and rows[0]["seeds"] == 3 and "seed" not in rows[0]
     assert rows[0]["test_accuracy"] == pytest.approx(0.91)

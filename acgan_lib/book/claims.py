@@ -22,11 +22,17 @@ Seeds and intervals: for a metric ``<chapter>:<path>`` the report reads the numb
 from ``<path>.seeds`` and a 95 % interval ``[lo, hi]`` from ``<path>.ci95`` in the same
 chapter's metrics (the claim's ``seeds`` / ``ci95`` fields name other paths); without them a
 value counts as one seed with no interval.
+
+Fallback: a claim measured first where the source measured it (``004``'s orderings: chapter 3
+on CIFAR-10) may name a second execution that measures the same thing on another dataset
+(``fallback: {replace: {old prefix: new prefix}, protocol, why}``): every metric path of the
+claim (its metric, seeds, interval, reference and conditions) is rewritten, and the report
+judges the first of the two that gets a verdict (:meth:`Claim.alternatives`).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -98,9 +104,30 @@ class Claim:
     why: str = ""       # known differences that can explain a failure to reproduce
     needs: str = ""     # a dataset the measurement needs ("cifar10"): "not run" says so
     min_scale: str = ""  # "full": a value measured at a smaller scale gets no verdict ("not run")
+    fallback: dict = field(default_factory=dict)  # {"replace": {old: new}, "protocol": ..., "why": ...}
 
     def __hash__(self):
         return hash(self.id)
+
+    def alternatives(self) -> list["Claim"]:
+        """The claim as written, then (when it has a ``fallback``) the same claim with every
+        metric path rewritten by ``fallback["replace"]`` (prefix -> prefix) and the fallback's
+        protocol and known differences: two measurements of one statement, in order of
+        preference (the report judges the first that gets a verdict)."""
+        if not self.fallback:
+            return [self]
+
+        def sub(text: str) -> str:
+            for old, new in self.fallback["replace"].items():
+                text = text.replace(old, new)
+            return text
+
+        also = tuple(replace(c, metric=sub(c.metric), relative_to=sub(c.relative_to)) for c in self.also)
+        other = replace(self, metric=sub(self.metric), seeds=sub(self.seeds), ci95=sub(self.ci95),
+                        relative_to=sub(self.relative_to), also=also, needs="", fallback={},
+                        protocol=self.fallback.get("protocol", self.protocol),
+                        why=self.fallback.get("why", self.why))
+        return [self, other]
 
 
 CLAIMS_FILE = Path(__file__).with_name("claims.yml")
@@ -124,9 +151,15 @@ def parse_claim(row: dict) -> Claim:
         raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: kind must be one of {KINDS}")
     if row.get("min_scale", "") not in ("", "cpu", "full"):
         raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: min_scale must be cpu or full")
+    fb = row.get("fallback") or {}
+    if fb and (set(fb) - {"replace", "protocol", "why"} or not isinstance(fb.get("replace"), dict)
+               or not fb["replace"]):
+        raise UserError(f"{CLAIMS_FILE.name}: claim {row.get('id')}: fallback needs 'replace' "
+                        "({old prefix: new prefix}) and may have 'protocol' and 'why', nothing else")
     also = tuple(Condition(c["metric"], parse_rule(c["rule"]), c.get("label", ""), c.get("relative_to", ""),
                            c.get("compare", "ratio")) for c in row.get("also", ()))
-    return Claim(**{**row, "rule": parse_rule(row["rule"]), "also": also, "budget": dict(row.get("budget") or {})})
+    return Claim(**{**row, "rule": parse_rule(row["rule"]), "also": also, "budget": dict(row.get("budget") or {}),
+                    "fallback": dict(fb)})
 
 
 def load_claims(path=CLAIMS_FILE) -> list[Claim]:

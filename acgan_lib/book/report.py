@@ -195,13 +195,28 @@ def decide(claim: Claim, results: dict) -> dict:
     return {**out, "verdict": "reproduced", "note": note}
 
 
+def choose(claim: Claim, results: dict) -> tuple[Claim, str]:
+    """The measurement of ``claim`` the report judges (:meth:`Claim.alternatives`: the claim
+    as written, then its fallback): the first that gets a verdict other than "not run", else
+    the first with a value, else the claim as written; and a note when it is the fallback."""
+    alts = claim.alternatives()
+    decided = [(c, decide(c, results)) for c in alts]
+    pick = next((c for c, d in decided if d["verdict"] != "not run"), None) or \
+        next((c for c, d in decided if d["ours"] is not MISSING and d["ours"] is not None), alts[0])
+    if pick is alts[0]:
+        return pick, ""
+    first = _first(alts[0].metric)[0]
+    why = "has no value" if decided[0][1]["ours"] in (MISSING, None) else "gives no verdict"
+    return pick, f"read from {_first(pick.metric)[0]}, the fallback: {first} {why}"
+
+
 def chapter_verdict(claim_id: str, chapter: str) -> dict:
     """:func:`decide` of one claim on what ``chapter`` has saved so far: the report's own
     rule, for the sentences a chapter generates about a claim it measures (the chapter never
     restates the rule). At smoke scale the verdict is "smoke run (no verdict)", as in the
     report, and the note says what the rule would give."""
     results = {chapter: load_results(chapter)}
-    d = decide(by_id()[claim_id], results)
+    d = decide(choose(by_id()[claim_id], results)[0], results)
     if results[chapter].get("provenance", {}).get("scale") == "smoke":
         would = d["verdict"] + (f": {d['note']}" if d["note"] else "")
         d = {**d, "verdict": "smoke run (no verdict)", "note": f"the rule would give {would}"}
@@ -211,12 +226,13 @@ def chapter_verdict(claim_id: str, chapter: str) -> dict:
 def evaluate_claim(claim: Claim, results: dict, stale: dict | None = None) -> dict:
     """One row of the report. A claim measured by a chapter on the stale list keeps the
     verdict of its (older) outputs, marked "(stale)"."""
+    claim, used = choose(claim, results)
     chapter, _ = _first(claim.metric)
     prov = results.get(chapter, {}).get("provenance", {})
     d = decide(claim, results)
     ours = d["ours"]
     scale = prov.get("scale") if ours is not MISSING else None
-    verdict, note = d["verdict"], d["note"]
+    verdict, note = d["verdict"], "; ".join(x for x in (used, d["note"]) if x)
     if verdict == "not run" and ours is MISSING and claim.needs and not have_dataset(claim.needs):
         verdict = f"not run (needs {'CIFAR-10' if claim.needs == 'cifar10' else claim.needs})"
     elif scale == "smoke":
