@@ -140,8 +140,11 @@ def bench_plain(cfg, steps, warmup, workers=2) -> float:
     opt_d = torch.optim.Adam(Dn.parameters(), cfg.lr_d, betas=(cfg.beta1_d, cfg.beta2_d))
     bce, nll = torch.nn.BCELoss(), torch.nn.NLLLoss()
 
-    def heads(out):
-        return torch.sigmoid(out["adv"]), F.log_softmax(out["cls"], 1)
+    def heads(out):  # (source, class) heads; the class head is absent in DCGAN / CGAN discriminators
+        return torch.sigmoid(out["adv"]), (F.log_softmax(out["cls"], 1) if "cls" in out else None)
+
+    def cls_loss(c, y):
+        return nll(c, y) if c is not None else 0.0
 
     def step(x, y):
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -151,12 +154,12 @@ def bench_plain(cfg, steps, warmup, workers=2) -> float:
         ones, zeros = torch.ones(B, device=device), torch.zeros(B, device=device)
         s_r, c_r = heads(Dn(x, y))
         s_f, c_f = heads(Dn(fake.detach(), yf))
-        loss_d = bce(s_r, ones) + bce(s_f, zeros) + nll(c_r, y) + nll(c_f, yf)
+        loss_d = bce(s_r, ones) + bce(s_f, zeros) + cls_loss(c_r, y) + cls_loss(c_f, yf)
         opt_d.zero_grad()
         loss_d.backward()
         opt_d.step()
         s_g, c_g = heads(Dn(fake, yf))
-        loss_g = bce(s_g, ones) + nll(c_g, yf)
+        loss_g = bce(s_g, ones) + cls_loss(c_g, yf)
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()

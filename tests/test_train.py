@@ -440,3 +440,17 @@ def test_failed_capture_restores_the_state_and_trains_eagerly(data_root, tmp_pat
         ref.iteration(it)
     assert states_equal(tr.G.state_dict(), ref.G.state_dict()) and states_equal(tr.D.state_dict(), ref.D.state_dict())
     assert tr.opt_d.state_dict()["state"].keys() == ref.opt_d.state_dict()["state"].keys()
+
+
+def test_benchmark_plain_loop_trains_every_family_of_preset():
+    """benchmarks/train_speed.py's plain baseline trains DCGAN and CGAN presets (no class head)
+    as well as the AC-GAN ones (it used to stop with a KeyError on 'cls')."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "train_speed.py"
+    spec = importlib.util.spec_from_file_location("train_speed", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for preset in ("dcgan-mnist", "cgan-mnist", "acgan-fmnist"):
+        cfg = bench.make_cfg(preset, 4, "cpu", precision="fp32", data_root="/nonexistent-data-root")
+        assert bench.bench_plain(cfg, 1, 0, workers=0) > 0, preset
