@@ -365,12 +365,16 @@ def test_header_shows_threads_and_the_chapters_own_knobs(monkeypatch, tmp_path):
     assert prov["commit"] == "abc1234" and prov["threads"] == ctx["threads"]
 
 
-def test_check_flags_results_at_another_scale_and_accepts_the_pinned_colab_cell(tmp_path):
+def test_check_flags_results_of_another_execution_and_accepts_the_pinned_colab_cell(tmp_path):
     import nbformat
     (tmp_path / "results" / "06_overfitting").mkdir(parents=True)
-    (tmp_path / "results" / "06_overfitting" / "metrics.json").write_text(json.dumps({"provenance": {"scale": "smoke"}}))
-    assert notebooks._results_scale(tmp_path, "06_overfitting", "cpu")
-    assert not notebooks._results_scale(tmp_path, "06_overfitting", "smoke")
+    (tmp_path / "results" / "06_overfitting" / "metrics.json").write_text(
+        json.dumps({"provenance": {"scale": "smoke", "commit": "abc1234"}}))
+    assert "at scale smoke" in notebooks._results_match(tmp_path, "06_overfitting", {"scale": "cpu"})[0]
+    assert not notebooks._results_match(tmp_path, "06_overfitting", {"scale": "smoke", "commit": "abc1234"})
+    # another execution (e.g. the chapter on another dataset) wrote over the notebook's results
+    assert "another execution" in notebooks._results_match(tmp_path, "06_overfitting",
+                                                           {"scale": "smoke", "commit": "def5678"})[0]
     ch = notebooks.chapters(["06"])[0]
     nb = notebooks.render(ch, commit="b" * 40)
     assert "@" + "b" * 40 in nb.cells[next(i for i, c in enumerate(nb.cells) if c.cell_type == "code")].source
@@ -725,9 +729,9 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     assert _decide("N1", res(*n1, hi, lo, scale="cpu"))["verdict"] == "reproduced"  # N1 has no min_scale
     # B4 needs full scale *and* 002's length: a `full` execution with a lease's shorter budget gets no verdict
     b4 = {"cifar10": {"orderings": ordering("animals_below_objects", hi, lo)}}
-    assert _decide("B4", _results("09_modern_acgan", b4, "full"))["verdict"] == "reproduced"
-    assert _decide("B4", _results("09_modern_acgan", b4, "full", iters=37500))["verdict"] == "reproduced"
-    d = _decide("B4", _results("09_modern_acgan", b4, "full", iters=9360))
+    assert _decide("B4", _results("09_modern_acgan-cifar10", b4, "full"))["verdict"] == "reproduced"
+    assert _decide("B4", _results("09_modern_acgan-cifar10", b4, "full", iters=37500))["verdict"] == "reproduced"
+    d = _decide("B4", _results("09_modern_acgan-cifar10", b4, "full", iters=9360))
     assert d["verdict"] == "not run" and "less than the source's budget" in d["note"]
     # the generated sentence and the table follow the interval, whichever way it falls
     for a, b, word in [(hi, lo, "H"), (lo, hi, "R"), ([0.80, 0.70, 0.85], mixed, "U")]:

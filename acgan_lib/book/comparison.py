@@ -34,7 +34,6 @@ from ..utils import UserError
 from .core import run
 from .evaluation import evaluate
 
-CHAPTER = "09_modern_acgan"
 BASE_PRESET = {"fashion-mnist": "acbiggan-fmnist", "cifar10": "acbiggan-cifar10"}
 # suffix -> (short label, Fashion-MNIST preset, relation to the 002 report)
 VARIANTS = {

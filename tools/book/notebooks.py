@@ -349,7 +349,7 @@ def check(folder: Path | None = None, select: list[str] | None = None) -> int:
                 has_banner = any(BANNER_TAG in c.metadata.get("tags", []) for c in nb.cells)
                 if has_banner != (path.stem in stale):
                     problems.append("stale banner out of date (run: python -m acgan_lib.book refresh)")
-                problems += _results_scale(root if folder is None else folder, path.stem, meta.get("scale"))
+                problems += _results_match(root if folder is None else folder, path.stem, meta)
                 pin = install_commit(nb)
                 if pin and meta.get("commit_full") and pin != meta.get("commit_full"):
                     problems.append(f"its Colab cell installs commit {pin[:12]}, it was executed at "
@@ -373,11 +373,19 @@ def check(folder: Path | None = None, select: list[str] | None = None) -> int:
     return n_bad
 
 
-def _results_scale(base: Path, stem: str, scale: str | None) -> list[str]:
-    """A results file written at another scale than its notebook (e.g. a smoke run of the
-    chapter outside the executor) is a problem."""
+def _results_match(base: Path, stem: str, meta: dict) -> list[str]:
+    """A results file from another execution than its notebook is a problem: written at
+    another scale (e.g. a smoke run of the chapter outside the executor) or at another commit
+    (e.g. the chapter executed on another dataset into the same results folder)."""
     path = (base / "book" / "results" if (base / "book").is_dir() else base / "results") / stem / "metrics.json"
-    if not path.exists() or scale is None:
+    if not path.exists():
         return []
-    got = json.loads(path.read_text()).get("provenance", {}).get("scale")
-    return [] if got in (None, scale) else [f"results/{stem}/metrics.json is at scale {got}, the notebook at {scale}"]
+    prov = json.loads(path.read_text()).get("provenance", {})
+    got, scale = prov.get("scale"), meta.get("scale")
+    if scale is not None and got not in (None, scale):
+        return [f"results/{stem}/metrics.json is at scale {got}, the notebook at {scale}"]
+    got, commit = prov.get("commit"), meta.get("commit")
+    if got and commit and got != commit:
+        return [f"results/{stem}/metrics.json comes from commit {got}, the notebook from {commit}: "
+                "another execution wrote over it"]
+    return []
