@@ -619,9 +619,17 @@ def test_chapter9_cifar10_observations():
     lo, hi = o["animals_below_objects.ci95"]
     assert 0 < lo <= hi and o["animals_below_objects.seeds"] == 3
     c = C.intra_class_collapse(df, "acreal")     # class 2 above its training class in one seed only
-    assert c == {"holds": True, "classes": [3], "share": 0.25, "seeds": 3}
+    assert (c["holds"], c["classes"], c["share"], c["seeds"]) == (True, [3], 0.25, 3)
+    assert c["level"] == pytest.approx(1 - 0.05 / 4) and c["diff"][3] == pytest.approx(0.25)
+    assert c["ci"][3] == pytest.approx([0.25, 0.25]) and c["ci"][2][0] < 0    # class 2: not beyond the seeds
+    # above its class on average, and in every seed, but not beyond the seed variation: no collapse
+    df["msssim/samples_class_3"] = [0.36, 0.80, 0.37]
+    c = C.intra_class_collapse(df, "acreal")
+    assert c["diff"][3] > 0 and c["ci"][3][0] < 0 and not c["holds"] and c["classes"] == []
     df[[f"msssim/samples_class_{k}" for k in range(4)]] = 0.1
-    assert not C.intra_class_collapse(df, "acreal")["holds"]
+    assert C.intra_class_collapse(df, "acreal")["holds"] is False
+    one = C.intra_class_collapse(df[df.seed == 0].assign(**{"msssim/samples_class_3": 0.9}), "acreal")
+    assert one["holds"] is None and one["ci"][3] is None    # one seed: no interval, not judged
 
 
 def test_orderings_need_three_seeds_and_an_interval_excluding_zero():
