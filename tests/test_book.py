@@ -365,6 +365,27 @@ def test_header_shows_threads_and_the_chapters_own_knobs(monkeypatch, tmp_path):
     assert prov["commit"] == "abc1234" and prov["threads"] == ctx["threads"]
 
 
+def test_the_header_says_what_the_runs_cost_also_when_they_were_reused(monkeypatch, tmp_path, data_root):
+    """A chapter that loads runs trained by an earlier execution takes seconds; its results
+    record every run's own training time and whether it was reused, and the header's wall time
+    line says so."""
+    from acgan_lib.book import core
+    from tools.book.execute import runs_line
+    monkeypatch.setenv("ACGAN_BOOK_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("ACGAN_BOOK_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("ACGAN_DATA", str(data_root))
+    for reused in (False, True):
+        core.provenance("99_test", "smoke")
+        r = core.run("dcgan-mnist", "smoke")
+        core.save_result("99_test", "x", 1.0)
+        runs = json.loads((tmp_path / "results" / "99_test" / "metrics.json").read_text())["provenance"]["runs"]
+        assert list(runs) == [r.path.name] and runs[r.path.name]["reused"] is reused
+        assert runs[r.path.name]["iterations"] == 6 and runs[r.path.name]["wall_time_s"] > 0
+    line = runs_line(runs)
+    assert line.startswith("; training of its 1 run: ") and "1 of them reused from an earlier execution" in line
+    assert runs_line({}) == ""
+
+
 def test_check_flags_results_of_another_execution_and_accepts_the_pinned_colab_cell(tmp_path):
     import nbformat
     (tmp_path / "results" / "06_overfitting").mkdir(parents=True)

@@ -201,6 +201,11 @@ def run(preset: str, scale: str, name: str | None = None, progress: bool = False
     result = Run(out)
     info = result.info
     what = "reused the finished run" if done_before else "trained"
+    # the header's wall time is the notebook's; the runs' own training time goes to the
+    # provenance too, so that a chapter reusing runs trained earlier does not look cheap
+    _CONTEXT.setdefault("runs", {})[name] = {
+        "iterations": info["step"], "wall_time_s": info.get("wall_time_s"), "device": info.get("device"),
+        "precision": info.get("precision"), "commit": info.get("commit"), "reused": done_before}
     speed = f", {info['steps_per_s']:.2f} it/s" if info.get("steps_per_s") else ""
     print(f"{name}: {what} in {_rel(out)} ({info['step']} iterations, {info['wall_time_s']:.0f} s "
           f"on {info['device']}{speed})")
@@ -365,6 +370,8 @@ def save_result(chapter: str, key: str, value) -> object:
         prov = {k: _CONTEXT[k] for k in ("scale", "params", "device", "threads", "precision", "library_version", "commit",
                                          "executed_at")}
         prov["wall_time_s"] = data.get("provenance", {}).get("wall_time_s")
+        if _CONTEXT.get("runs"):
+            prov["runs"] = _jsonable(_CONTEXT["runs"])
         data["provenance"] = prov
     data.setdefault("metrics", {})[key] = _jsonable(value)
     atomic_write_json(path, data)

@@ -188,8 +188,24 @@ def variant(declared: dict, params: dict) -> str:
     return ""
 
 
-def _fill_wall_time(nb, seconds: float) -> None:
-    text = f"{seconds:.1f} s (papermill, whole notebook)"
+def runs_line(runs: dict | None) -> str:
+    """What the training runs a chapter used cost (``provenance.runs`` of its results): their
+    summed training time, and how many were reused from an earlier execution (at which
+    commits), so that a re-execution that loads finished runs does not look cheap."""
+    if not runs:
+        return ""
+    total = sum(r.get("wall_time_s") or 0.0 for r in runs.values())
+    reused = [r for r in runs.values() if r.get("reused")]
+    text = f"; training of its {len(runs)} run{'s' * (len(runs) != 1)}: {total:,.0f} s"
+    if reused:
+        commits = sorted({str(r.get("commit") or "?") for r in reused})
+        text += (f", {len(reused)} of them reused from an earlier execution (trained at commit"
+                 f"{'s' * (len(commits) > 1)} {', '.join(commits)})")
+    return text
+
+
+def _fill_wall_time(nb, seconds: float, runs: dict | None = None) -> None:
+    text = f"{seconds:.1f} s (papermill, whole notebook){runs_line(runs)}"
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
@@ -273,7 +289,9 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
     pm["input_path"] = str(ch.source.relative_to(root))
     pm["output_path"] = str(out_path.relative_to(root)) if out_path.is_relative_to(root) else out_path.name
     pm.pop("environment_variables", None)
-    _fill_wall_time(nb_out, duration)
+    metrics = results_root() / name / "metrics.json"
+    runs = json.loads(metrics.read_text()).get("provenance", {}).get("runs") if metrics.exists() else None
+    _fill_wall_time(nb_out, duration, runs)
     scale = _scale_of(nb_out) or use.get("scale")
     record_injected(nb_out)
     nb_out.metadata["acgan_book"] = {
@@ -290,7 +308,6 @@ def _execute(ch: Chapter, name: str, src: Path, dst: Path, use: dict, out_path: 
     atomic_write_text(out_path, nbformat.writes(nb_out))
     if out_path.parent == root / "book":  # the committed book: this chapter is up to date again
         unmark_stale(name)
-    metrics = results_root() / name / "metrics.json"
     if metrics.exists():
         data = json.loads(metrics.read_text())
         data.setdefault("provenance", {})["wall_time_s"] = round(duration, 1)
