@@ -760,6 +760,8 @@ def test_n1_and_p10_are_orderings_over_seeds_and_the_chapters_say_what_the_inter
     b4 = {"cifar10": {"orderings": ordering("animals_below_objects", hi, lo)}}
     assert _decide("B4", _results("09_modern_acgan-cifar10", b4, "full"))["verdict"] == "reproduced"
     assert _decide("B4", _results("09_modern_acgan-cifar10", b4, "full", iters=37500))["verdict"] == "reproduced"
+    none = _decide("B4", _results("09_modern_acgan-cifar10", {"cifar10": {"orderings": {"animals_below_objects": None}}}))
+    assert none["verdict"] == "not run" and "saved no value" in none["note"]      # below the floor: null
     d = _decide("B4", _results("09_modern_acgan-cifar10", b4, "full", iters=9360))
     assert d["verdict"] == "not run" and "less than the source's budget" in d["note"]
     # the generated sentence and the table follow the interval, whichever way it falls

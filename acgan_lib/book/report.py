@@ -162,8 +162,12 @@ def decide(claim: Claim, results: dict) -> dict:
     seeds, ci = seeds_and_interval(claim, results)
     out = {"ours": ours, "our value": shown + "".join(f"; {lab}: {txt}" for lab, _, txt, _, _ in parts[1:]),
            "seeds": seeds, "ci95": ci, "note": ""}
-    if ours is MISSING or ours is None:
+    if ours is MISSING:
         return {**out, "verdict": "not run"}
+    if ours is None:  # saved as null: the chapter measured it and declined to judge it
+        return {**out, "verdict": "not run",
+                "note": "the chapter saved no value (null): it judges nothing in this execution, e.g. below "
+                        "its quality floor or with one seed (its text says why)"}
     scale = prov.get("scale")
     if claim.min_scale and scale in SCALE_ORDER and SCALE_ORDER.index(scale) < SCALE_ORDER.index(claim.min_scale):
         return {**out, "verdict": "not run",
