@@ -54,7 +54,8 @@ MAX_ARCHIVE_BYTES = 16 * 1024 * 1024 - 64 * 1024
 SELFCHECK_TIMEOUT_S = 90
 
 # the most wanted first: the Fashion-MNIST AC-GAN chapters, then the MNIST chapters (003's
-# protocol does not fit this project's AVX2-only CPU at full scale: ~4.5 h for chapter 1)
+# protocol is hours on this project's 2-core CPU: chapter 1 at full ~4.9 core-hours even in
+# bf16, chapter 2 ~7 core-hours; benchmarks/results/cpu-2026-11-27-train-speed-mnist*.json)
 PRIORITY = ("03", "06", "05", "04", "07", "01", "02", "08", "09")
 # the dataset each chapter trains on (the others: Fashion-MNIST); a chapter whose dataset is
 # not in the bundle (make device-bundle DATASETS="mnist") is skipped, saying so
