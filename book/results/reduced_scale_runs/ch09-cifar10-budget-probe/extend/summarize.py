@@ -1,11 +1,12 @@
 """Writes summary.json beside it from the probe's evaluation files (<variant>-eval-<iterations>.json
 and <variant>/run.json): accuracy of 1,000 EMA samples by the pinned ResNet-20 with its
-normal-approximation 95 % interval, classifier score, against chance and chapter 9's quality floor.
+95 % Wilson interval (the library's, as for the classifier's own test accuracy), classifier score, against chance and chapter 9's quality floor.
 Usage: python book/results/reduced_scale_runs/ch09-cifar10-budget-probe/extend/summarize.py"""
 import json
-import math
 import re
 from pathlib import Path
+
+from acgan_lib.metrics.classifiers import wilson_interval
 
 HERE = Path(__file__).resolve().parent
 FLOOR = 0.5  # acgan_lib.book.comparison.QUALITY_FLOOR
@@ -14,9 +15,9 @@ FLOOR = 0.5  # acgan_lib.book.comparison.QUALITY_FLOOR
 def row(path: Path) -> dict:
     ev = json.loads(path.read_text())
     p, n = ev["accuracy"], ev["meta/n"]
-    half = 1.96 * math.sqrt(p * (1 - p) / n)
+    lo, hi = wilson_interval(round(p * n), n)
     return {"iterations": ev["meta/step"], "accuracy": round(p, 4),
-            "accuracy_ci95_normal": [round(p - half, 4), round(p + half, 4)],
+            "accuracy_ci95_wilson": [round(lo, 4), round(hi, 4)],
             "classifier_score_mean": round(ev["classifier_score_mean"], 3), "n_samples": n,
             "commit": ev["meta/commit"], "device": ev["meta/device"]}
 
