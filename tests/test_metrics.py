@@ -415,6 +415,24 @@ def test_synthetic_table_with_tiny_generator(tiny_gen, fake_mnist):
     assert "synthetic/mixed/real_50pct" in flat
 
 
+def test_synthetic_table_cells_resume_and_split(tiny_gen, fake_mnist, tmp_path, monkeypatch):
+    """A table kept cell by cell: two processes' halves give the rows of one uninterrupted
+    call, a resumed call retrains nothing, and a folder of another table is refused."""
+    _, train, test = fake_mnist
+    kw = dict(total=100, epochs=1, strategies=("mixed", "alternating"), real_data=train, test_data=test,
+              progress=False, seed=1)
+    whole = synthetic.synthetic_table(tiny_gen, percents=(0.0, 50.0), **kw)
+    cells = tmp_path / "cells"
+    halves = [synthetic.synthetic_table(tiny_gen, percents=(p,), cells_dir=cells, **kw) for p in (50.0, 0.0)]
+    assert len(list(cells.glob("*.json"))) == 4 and [len(h) for h in halves] == [2, 2]
+    monkeypatch.setattr(synthetic, "train_on_mix", lambda *a, **k: pytest.fail("a finished cell was retrained"))
+    resumed = synthetic.synthetic_table(tiny_gen, percents=(0.0, 50.0), cells_dir=cells, **kw)
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "train_time_s"} for r in rows]  # noqa: E731
+    assert strip(resumed) == strip(whole)
+    with pytest.raises(UserError, match="holds a row of other settings"):
+        synthetic.synthetic_table(tiny_gen, percents=(0.0,), cells_dir=cells, **{**kw, "seed": 2})
+
+
 def test_training_rows_record_seed_and_predicted_shares(fake_mnist):
     _, train, test = fake_mnist
     row = synthetic.train_on_mix(train, train, test, "mnist", 0.5, "synthetic_first", total=200, epochs=2, seed=3)

@@ -24,13 +24,15 @@ and orderings (:mod:`acgan_lib.metrics.seeds`).
 """
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import torch
 
 from ..data import dataset_info, load_dataset, to_uint8
 from ..sample import generate
-from ..utils import UserError, resolve_device, tqdm
+from ..utils import UserError, atomic_write_json, resolve_device, tqdm
 from .classifiers import ARCH_FOR, build_classifier, fit, predict
 from .seeds import mean_interval, ordering, ranking
 
@@ -117,21 +119,50 @@ def train_on_mix(real, synth, test, dataset: str, real_percent: float, strategy:
 
 def synthetic_table(gen, total: int = CPU["total"], epochs: int = CPU["epochs"], percents=TABLE3_PERCENTS,
                     strategies=STRATEGIES, seed: int = 0, data_root=None, real_data=None, test_data=None,
-                    progress: bool = True) -> list[dict]:
+                    progress: bool = True, cells_dir=None) -> list[dict]:
     """003 Table 3 for generator ``gen``: one row per (real percentage, strategy).
-    ``real_data`` / ``test_data`` (uint8 images, labels) replace the dataset files."""
+    ``real_data`` / ``test_data`` (uint8 images, labels) replace the dataset files.
+
+    ``cells_dir``: a folder that keeps every finished row (one JSON file per cell, written
+    atomically as soon as it is trained) and hands it back instead of retraining it. A row
+    depends only on its own cell and ``seed`` (not on the other cells or their order), so an
+    interrupted table resumes where it stopped, and several processes can share one table by
+    each passing part of ``percents`` (003's full protocol is ~2.3 core-hours per seed on a
+    CPU). The folder must belong to one generator, ``total``, ``epochs`` and ``seed``."""
     dataset = gen.cfg.dataset
     K = len(dataset_info(dataset).classes)
     if gen.num_classes != K:
         raise UserError(f"synthetic-data training needs a generator of all {K} classes (this one has {gen.num_classes})")
-    real = real_data if real_data is not None else load_dataset(dataset, True, data_root)
-    test = test_data if test_data is not None else load_dataset(dataset, False, data_root)
-    synth = synthetic_pool(gen, -(-total // K), seed)
-    rows = []
-    jobs = [(p, s) for p in percents for s in strategies]
-    for p, s in tqdm(jobs, disable=not progress, desc="synthetic-data table", unit="run"):
-        rows.append(train_on_mix(real, synth, test, dataset, p, s, total, epochs, seed, gen.device))
-    return rows
+    jobs = [(float(p), s) for p in percents for s in strategies]
+    done = {job: _read_cell(cells_dir, *job, total, epochs, seed) for job in jobs} if cells_dir else {}
+    todo = [job for job in jobs if done.get(job) is None]
+    if todo:
+        real = real_data if real_data is not None else load_dataset(dataset, True, data_root)
+        test = test_data if test_data is not None else load_dataset(dataset, False, data_root)
+        synth = synthetic_pool(gen, -(-total // K), seed)
+    for p, s in tqdm(todo, disable=not progress, desc="synthetic-data table", unit="run"):
+        done[(p, s)] = train_on_mix(real, synth, test, dataset, p, s, total, epochs, seed, gen.device)
+        if cells_dir:
+            atomic_write_json(_cell_path(cells_dir, p, s), done[(p, s)])
+    return [done[job] for job in jobs]
+
+
+def _cell_path(cells_dir, percent: float, strategy: str) -> Path:
+    return Path(cells_dir) / f"real{percent:g}pct-{strategy}.json"
+
+
+def _read_cell(cells_dir, percent: float, strategy: str, total: int, epochs: int, seed: int) -> dict | None:
+    """The finished row of one cell, or None; a row of other settings is an error (the
+    folder belongs to another table), never silently reused."""
+    path = _cell_path(cells_dir, percent, strategy)
+    if not path.exists():
+        return None
+    row = json.loads(path.read_text())
+    want = {"real_percent": percent, "strategy": strategy, "total": total, "epochs": epochs, "seed": seed}
+    if {k: row.get(k) for k in want} != want:
+        raise UserError(f"{path} holds a row of other settings ({ {k: row.get(k) for k in want} }), "
+                        f"not {want}: use one cells folder per table")
+    return row
 
 
 # ----------------------------------------------------------------------------- over seeds
