@@ -13,7 +13,6 @@ computed from the saved fixed-noise grids.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -27,7 +26,6 @@ from ..metrics import synthetic
 from ..metrics.context import cache_path
 from ..runs import Run
 from ..sample import generate, load_generator
-from ..utils import atomic_write_json
 from .core import runs_root, show
 
 
@@ -117,23 +115,17 @@ def fixed_z_figure(run_dir, n_z: int = 10, seed: int = 0, save_as: str | None = 
 
 def synthetic_table(run_dir, total: int, epochs: int, percents, seed: int = 0) -> list[dict]:
     """003 Table 3 (:func:`acgan_lib.metrics.synthetic.synthetic_table`) for the run's
-    generator, all three strategies, cached in the run folder, each finished cell as soon as
-    it is trained (an interrupted table resumes; processes calling this with parts of
-    ``percents`` share the work). A checkpoint newer than the cache invalidates it."""
+    generator, all three strategies, cached in the run folder cell by cell as each cell is
+    trained (an interrupted table resumes; processes calling this with parts of ``percents``
+    share the work). A checkpoint newer than the cells invalidates them."""
     run_dir = Path(run_dir)
-    inputs = dict(total=total, epochs=epochs, seed=seed, rows=synthetic.ROW_FORMAT)
-    cache = cache_path("synthetic", run_dir / "eval", percents=tuple(float(p) for p in percents), **inputs)
-    cells = cache_path("synthetic-cells", run_dir / "eval", suffix="", **inputs)
-    final = (run_dir / "final.pt").stat().st_mtime
-    if cache.exists() and cache.stat().st_mtime >= final:
-        return json.loads(cache.read_text())
-    if cells.exists() and cells.stat().st_mtime < final:  # cells of an older checkpoint
-        shutil.rmtree(cells)
+    cells = cache_path("synthetic-cells", run_dir / "eval", suffix="", total=total, epochs=epochs, seed=seed,
+                       rows=synthetic.ROW_FORMAT)
+    if cells.exists() and cells.stat().st_mtime < (run_dir / "final.pt").stat().st_mtime:
+        shutil.rmtree(cells)  # cells of an older checkpoint
     cells.mkdir(parents=True, exist_ok=True)
-    rows = synthetic.synthetic_table(_gen(run_dir), total=total, epochs=epochs, percents=tuple(percents),
+    return synthetic.synthetic_table(_gen(run_dir), total=total, epochs=epochs, percents=tuple(percents),
                                      seed=seed, progress=False, cells_dir=cells)
-    atomic_write_json(cache, rows)
-    return rows
 
 
 # ----------------------------------------------------------------------------- table headings
