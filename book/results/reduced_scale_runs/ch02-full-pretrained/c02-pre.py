@@ -21,7 +21,10 @@ METRICS = ["accuracy", "classifier_score", "frechet_classifier"]
 JOBS = [(k, s) for s in seeds for k in ("base_2x_osls", "base", "base_half")] + \
        [(k, 0) for k in ("base_osls", "base_extra_layer_osls", "base_4x4_osls",
                          "base_2x_dropout_osls", "base_half_15ep")]
+if not os.environ.get("ACGAN_BOOK_RUNS"):
+    sys.exit("set ACGAN_BOOK_RUNS=DIR: the runs folder the chapter will be executed with")
 claims = os.path.join(os.environ["ACGAN_BOOK_RUNS"], "claims")
+os.makedirs(claims, exist_ok=True)
 for k, s in JOBS:
     try:
         os.mkdir(os.path.join(claims, f"{k}-s{s}"))

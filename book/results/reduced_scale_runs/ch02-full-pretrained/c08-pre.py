@@ -9,6 +9,8 @@ from acgan_lib import book
 from acgan_lib.metrics import synthetic
 scale, iters, seeds = "full", 18000, [0, 1, 2]
 total, epochs = synthetic.FULL["total"], synthetic.FULL["epochs"]
+if not os.environ.get("ACGAN_BOOK_RUNS"):
+    sys.exit("set ACGAN_BOOK_RUNS=DIR: the runs folder the chapter will be executed with")
 gan = book.run("cgan-mnist-2x-osls", scale, iters=iters)
 claims = os.path.join(os.environ["ACGAN_BOOK_RUNS"], "claims08")
 os.makedirs(claims, exist_ok=True)
