@@ -391,6 +391,15 @@ def test_mixing_counts_per_class():
     assert len(set(ri.tolist())) == len(ri)
     with pytest.raises(UserError, match="pool has"):
         synthetic.mix_indices(y, y, list(range(10)), 5000, 50.0)
+    # a class short of real images (MNIST has 5,421 fives): its shortfall goes to the others
+    real, synth = synthetic.mix_counts(100, 100, 4, real_pools=[30, 20, 22, 40])
+    assert real == [29, 20, 22, 29] and synth == [0] * 4
+    assert synthetic.mix_counts(100, 50, 4, real_pools=[30, 20, 22, 40]) == ([13, 13, 12, 12], [12, 12, 13, 13])
+    yr = torch.cat([torch.full((n,), c) for c, n in enumerate([30, 20, 22, 40])])
+    ri, si = synthetic.mix_indices(yr, yr, list(range(4)), 100, 100.0)
+    assert torch.bincount(yr[ri]).tolist() == [29, 20, 22, 29] and len(si) == 0
+    with pytest.raises(UserError, match="need 120 real images, the real pool has 112"):
+        synthetic.mix_counts(120, 100, 4, real_pools=[30, 20, 22, 40])
 
 
 def test_strategies_and_fast_training(fake_mnist):

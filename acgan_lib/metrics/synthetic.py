@@ -47,23 +47,41 @@ FULL = dict(total=55000, epochs=30)    # 003
 CPU = dict(total=5500, epochs=10)      # reduced scale: minutes on one CPU core
 
 
-def mix_counts(total: int, real_percent: float, num_classes: int) -> tuple[list[int], list[int]]:
+def mix_counts(total: int, real_percent: float, num_classes: int,
+               real_pools: list[int] | None = None) -> tuple[list[int], list[int]]:
     """Per-class ``(real counts, synthetic counts)`` of a ``total``-image set with
-    ``real_percent`` % real images, every class holding ``total / K`` images."""
+    ``real_percent`` % real images, every class holding ``total / K`` images.
+
+    ``real_pools`` (the real images each class has): a class with fewer real images than its
+    share gives all it has, and the shortfall is spread one image at a time over the classes
+    with images to spare, in class order, so the set keeps its size and its real share. It
+    happens only near 100 % real at 003's size: MNIST's training split has 5,421 fives, 79
+    short of 5,500; 003's 100 % row is likewise its whole 55k split, not class-balanced."""
     if not 0.0 <= real_percent <= 100.0:
         raise UserError(f"real percentage must be in [0, 100], got {real_percent}")
     per_class = [total // num_classes + (c < total % num_classes) for c in range(num_classes)]
     n_real = int(round(total * real_percent / 100.0))
     real = [n_real // num_classes + (c < n_real % num_classes) for c in range(num_classes)]
     real = [min(r, p) for r, p in zip(real, per_class)]
-    return real, [p - r for p, r in zip(per_class, real)]
+    synth = [p - r for p, r in zip(per_class, real)]
+    if real_pools is not None:
+        short = sum(max(r - n, 0) for r, n in zip(real, real_pools))
+        real = [min(r, n) for r, n in zip(real, real_pools)] if short else real
+        while short and any(r < n for r, n in zip(real, real_pools)):
+            for c in range(num_classes):
+                if short and real[c] < real_pools[c]:
+                    real[c], short = real[c] + 1, short - 1
+        if short:
+            raise UserError(f"need {n_real} real images, the real pool has {sum(real_pools)}")
+    return real, synth
 
 
 def mix_indices(real_labels: torch.Tensor, synth_labels: torch.Tensor, class_ids: list[int], total: int,
                 real_percent: float, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices into the real and the synthetic pools realising :func:`mix_counts`
     (random, without replacement, per class). Too small a pool is a :class:`UserError`."""
-    real_n, synth_n = mix_counts(total, real_percent, len(class_ids))
+    pools = [int((real_labels.cpu() == c).sum()) for c in class_ids]
+    real_n, synth_n = mix_counts(total, real_percent, len(class_ids), real_pools=pools)
     g = torch.Generator().manual_seed(seed)
     picks = {"real": [], "synthetic": []}
     for k, c in enumerate(class_ids):
