@@ -576,6 +576,25 @@ def test_d17_plateau_needs_a_gain_shown_to_be_small():
     assert _decide("D17", res([0.001]))["verdict"] == "not run"                     # one seed: no interval
 
 
+def test_d14_few_real_images_need_a_gain_over_synthetic_only():
+    """D14-D16: 003's accuracy with a few real images must be matched *and* be a gain over
+    the synthetic-only set that stands out from the seed variation (paired by seed): a
+    synthetic-only LeNet already at the value, with no gain, fails."""
+    from acgan_lib.metrics import synthetic
+
+    def res(at0, at_share):
+        tables = [[{"real_percent": p, "strategy": "mixed", "test_accuracy": a, "total": 55000, "n_real": n}
+                   for p, a, n in ((0.0, a0, 0), (0.018, a1, 10))] for a0, a1 in zip(at0, at_share)]
+        summary = {"real_0_018pct": synthetic.mean_table(tables)[1]["test_accuracy"]}
+        return _results("08_synthetic_data", {"summary": summary, "gains": synthetic.gains(tables, 10)},
+                        scale="full", iters=18000, total=55000, epochs=30)
+    assert _decide("D14", res([0.932, 0.930, 0.934], [0.952, 0.951, 0.953]))["verdict"] == "reproduced"
+    no_gain = _decide("D14", res([0.953, 0.951, 0.952], [0.952, 0.951, 0.953]))  # the value, but no gain
+    assert no_gain["verdict"] == "not reproduced" and "gain over synthetic only" in no_gain["note"]
+    assert _decide("D14", res([0.932, 0.930, 0.934], [0.972, 0.971, 0.973]))["verdict"] == "not reproduced"
+    assert _decide("D14", res([0.932], [0.952]))["verdict"] == "not reproduced"  # one seed: no interval
+
+
 def test_p5_needs_an_interval_below_zero():
     def res(r, upper):
         return _results("05_evaluation", {"acc_vs_msssim": {"28px": {

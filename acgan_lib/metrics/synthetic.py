@@ -254,7 +254,8 @@ def gains(tables, num_classes: int, percents=(0.018, 0.1, 1.0), strategies=STRAT
     """What a few real images do to each strategy, against 0 % real: for every share in
     ``percents`` (those the tables hold), ``{share_key: {percent, n_real, classes_with_real,
     <strategy>: ordering "share beats 0 %", <strategy>.diff (> 0 a gain, < 0 a dip),
-    <strategy>.ci95, ..., <strategy>.predicted_share_real_classes: [at 0 %, at the share]}}``;
+    <strategy>.ci95, ..., <strategy>.gain_established: the gain's 95 % interval lies above 0
+    (False with one seed), <strategy>.predicted_share_real_classes: [at 0 %, at the share]}}``;
     the last is the mean share of the test images predicted as one of the classes that hold a
     real image (how far the classifier leans towards those classes). ``num_classes``: of the dataset."""
     out = {}
@@ -266,6 +267,7 @@ def gains(tables, num_classes: int, percents=(0.018, 0.1, 1.0), strategies=STRAT
         d = {"percent": p, "n_real": sum(real), "classes_with_real": sum(n > 0 for n in real)}
         for s in [s for s in strategies if accuracies(tables, p, s) is not None]:
             d.update(ordering(s, a=accuracies(tables, p, s), b=accuracies(tables, 0.0, s)))
+            d[f"{s}.gain_established"] = d[f"{s}.ci95"] is not None and d[f"{s}.ci95"][0] > 0
             rows = [mean[(0.0, s)], mean[(p, s)]]
             if all("predicted_share" in r for r in rows):
                 d[f"{s}.predicted_share_real_classes"] = [
