@@ -34,7 +34,7 @@ from ..data import dataset_info, load_dataset, to_uint8
 from ..sample import generate
 from ..utils import UserError, atomic_write_json, resolve_device, tqdm
 from .classifiers import ARCH_FOR, build_classifier, fit, predict
-from .seeds import mean_interval, ordering, ranking
+from .seeds import interval_side, mean_interval, ordering, ranking
 
 TABLE3_PERCENTS = (0.0, 0.018, 0.1, 1.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0, 90.0, 100.0)
 STRATEGIES = ("mixed", "synthetic_first", "alternating")
@@ -65,14 +65,13 @@ def mix_counts(total: int, real_percent: float, num_classes: int,
     real = [min(r, p) for r, p in zip(real, per_class)]
     synth = [p - r for p, r in zip(per_class, real)]
     if real_pools is not None:
-        short = sum(max(r - n, 0) for r, n in zip(real, real_pools))
-        real = [min(r, n) for r, n in zip(real, real_pools)] if short else real
-        while short and any(r < n for r, n in zip(real, real_pools)):
-            for c in range(num_classes):
-                if short and real[c] < real_pools[c]:
-                    real[c], short = real[c] + 1, short - 1
-        if short:
+        if n_real > sum(real_pools):
             raise UserError(f"need {n_real} real images, the real pool has {sum(real_pools)}")
+        real = [min(r, n) for r, n in zip(real, real_pools)]
+        while sum(real) < n_real:  # one more image per class with some to spare, in class order
+            for c in range(num_classes):
+                if sum(real) < n_real and real[c] < real_pools[c]:
+                    real[c] += 1
     return real, synth
 
 
@@ -267,7 +266,7 @@ def gains(tables, num_classes: int, percents=(0.018, 0.1, 1.0), strategies=STRAT
         d = {"percent": p, "n_real": sum(real), "classes_with_real": sum(n > 0 for n in real)}
         for s in [s for s in strategies if accuracies(tables, p, s) is not None]:
             d.update(ordering(s, a=accuracies(tables, p, s), b=accuracies(tables, 0.0, s)))
-            d[f"{s}.gain_established"] = d[f"{s}.ci95"] is not None and d[f"{s}.ci95"][0] > 0
+            d[f"{s}.gain_established"] = interval_side(d[f"{s}.ci95"]) == 1
             rows = [mean[(0.0, s)], mean[(p, s)]]
             if all("predicted_share" in r for r in rows):
                 d[f"{s}.predicted_share_real_classes"] = [
