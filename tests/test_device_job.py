@@ -230,7 +230,8 @@ def test_import_a_good_chapter(tmp_path, executed_06, capsys):
     assert json.loads((root / "book" / "results" / "06_overfitting" / "metrics.json").read_text())["provenance"][
         "scale"] == "full"
     assert "06_overfitting" not in json.loads((root / "book" / "stale.json").read_text())["chapters"]
-    assert json.loads((root / "tools" / "device" / "estimates.json").read_text())["measured"]["06"]["wall_s"] == 95.5
+    measured = json.loads((root / "tools" / "device" / "estimates.json").read_text())["measured"]["06"]
+    assert measured["wall_s"] == 95.5 and measured["iterations"] == json.loads(job.ESTIMATES.read_text())["chapters"]["06"]["iterations"]
     assert "imported 06_overfitting" in capsys.readouterr().out
 
 
@@ -338,3 +339,19 @@ def test_preplan_keeps_what_fits_with_its_shared_runs_and_drops_unused_shared_ru
     assert [t.key for t in only_c] == ["C"] and only_c[0].needs == ()  # not waiting for a task never started
     assert job.gpu_speedup({"parallel": {"speedup_vs_one": 2.6}}, 4) == 2.6
     assert job.gpu_speedup({"parallel": {"speedup_vs_one": 0.92}}, 4) == 1.0 and job.gpu_speedup(None, 4) == 1.0
+
+
+def test_estimate_trusts_a_measured_wall_time_only_for_the_length_it_was_measured_at():
+    """A chapter's measured wall time is its estimate while the chapter trains what it trained
+    then; one that now trains three times as much is expected to take three times as long, and
+    one measured with no training of its own falls back to the step-rate formula."""
+    table = {"assumed_steps_per_s": 100, "overhead_s": 60,
+             "chapters": {"05": {"iterations": 243000}, "06": {"iterations": 3000}, "04": {"iterations": 1000}},
+             "measured": {"05": {"wall_s": 188.0, "iterations": 81000}, "06": {"wall_s": 30.0, "iterations": 0},
+                          "04": {"wall_s": 50.0}}}
+    assert job.estimate_s("05", table, {}, "full") == pytest.approx(564.0)
+    assert job.estimate_s("06", table, {"steps_per_s": 300}, "full") == pytest.approx(3000 / 300 + 60)
+    assert job.estimate_s("04", table, {}, "full") == 50.0  # recorded before lengths were: taken as is
+    table["chapters"]["05"]["iterations"] = 81000
+    assert job.estimate_s("05", table, {}, "full") == 188.0
+    assert job.estimate_s("09", table, {}, "full") == float("inf") and job.estimate_s("05", table, {}, "cpu") == 0.0

@@ -180,7 +180,8 @@ def record_wall_times(summary: dict, imported: list[str], estimates: Path) -> No
             table.setdefault("measured", {})[stem[:2]] = {
                 "wall_s": entry["wall_s"], "gpu": (summary.get("environment") or {}).get("gpu"),
                 "commit": summary.get("commit"), "parallel": summary.get("parallel"),
-                "fast_step": summary.get("fast_step")}
+                "fast_step": summary.get("fast_step"),
+                "iterations": table.get("chapters", {}).get(stem[:2], {}).get("iterations")}
     atomic_write_json(estimates, table)
 
 
