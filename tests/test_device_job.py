@@ -343,15 +343,15 @@ def test_preplan_keeps_what_fits_with_its_shared_runs_and_drops_unused_shared_ru
 
 def test_estimate_trusts_a_measured_wall_time_only_for_the_length_it_was_measured_at():
     """A chapter's measured wall time is its estimate while the chapter trains what it trained
-    then; one that now trains three times as much is expected to take three times as long, and
-    one measured with no training of its own falls back to the step-rate formula."""
+    then; one that trains more now (or less) is estimated afresh from its iterations."""
     table = {"assumed_steps_per_s": 100, "overhead_s": 60,
-             "chapters": {"05": {"iterations": 243000}, "06": {"iterations": 3000}, "04": {"iterations": 1000}},
-             "measured": {"05": {"wall_s": 188.0, "iterations": 81000}, "06": {"wall_s": 30.0, "iterations": 0},
-                          "04": {"wall_s": 50.0}}}
-    assert job.estimate_s("05", table, {}, "full") == pytest.approx(564.0)
-    assert job.estimate_s("06", table, {"steps_per_s": 300}, "full") == pytest.approx(3000 / 300 + 60)
+             "chapters": {"05": {"iterations": 120000}, "04": {"iterations": 1000}},
+             "measured": {"05": {"wall_s": 188.0, "iterations": 40000}, "04": {"wall_s": 50.0},
+                          "06": {"wall_s": 30.0, "iterations": 0}}}
+    assert job.estimate_s("05", table, {}, "full") == pytest.approx(120000 / 100 + 60)
+    assert job.estimate_s("05", table, {"steps_per_s": 300}, "full") == pytest.approx(120000 / 300 + 60)
     assert job.estimate_s("04", table, {}, "full") == 50.0  # recorded before lengths were: taken as is
-    table["chapters"]["05"]["iterations"] = 81000
+    assert job.estimate_s("06", table, {}, "full") == 30.0  # no estimate entry: the measurement
+    table["chapters"]["05"]["iterations"] = 40000
     assert job.estimate_s("05", table, {}, "full") == 188.0
     assert job.estimate_s("09", table, {}, "full") == float("inf") and job.estimate_s("05", table, {}, "cpu") == 0.0

@@ -345,24 +345,19 @@ def imported_at(stem: str, scale: str) -> bool:
 def estimate_s(number: str, table: dict, selfcheck_result: dict, scale: str) -> float:
     """Seconds a chapter is expected to take: its measured wall time when an import
     recorded one for the chapter's present length (the measurement's ``iterations`` equal
-    the estimate's; when the chapter changed length since, the measured time scaled by the
-    ratio of the two), else iterations / step rate + overhead (see estimates.json); at
-    other scales than ``full`` nothing is known: 0."""
+    the estimate's: a chapter that changed since is estimated afresh), else iterations /
+    step rate + overhead (see estimates.json); at other scales than ``full`` nothing is
+    known: 0."""
     if scale != "full":
         return 0.0
     measured = table.get("measured", {}).get(number)
     entry = table.get("chapters", {}).get(number)
-    if measured and entry is None:
+    if measured and (entry is None or measured.get("iterations", entry["iterations"]) == entry["iterations"]):
         return float(measured["wall_s"])
     if entry is None:
         return math.inf
-    then, now = (measured or {}).get("iterations"), entry["iterations"]
-    if measured and (then is None or then == now):
-        return float(measured["wall_s"])
-    if measured and then:
-        return float(measured["wall_s"]) * now / then
     rate = selfcheck_result.get("steps_per_s") or table["assumed_steps_per_s"]
-    return now / rate + table["overhead_s"]
+    return entry["iterations"] / rate + table["overhead_s"]
 
 
 def groups(numbers: list[str], n: int = MAX_ARCHIVES) -> list[list[str]]:
