@@ -355,3 +355,15 @@ def test_estimate_trusts_a_measured_wall_time_only_for_the_length_it_was_measure
     table["chapters"]["05"]["iterations"] = 40000
     assert job.estimate_s("05", table, {}, "full") == 188.0
     assert job.estimate_s("09", table, {}, "full") == float("inf") and job.estimate_s("05", table, {}, "cpu") == 0.0
+
+
+def test_a_chapter_edited_since_its_full_execution_runs_again(monkeypatch):
+    """Chapter 6 is committed at full scale and matches its source: the job skips it. Once
+    its code differs from the executed notebook's (an edit waiting for its next execution),
+    the job runs it again, stale list or not."""
+    from tools.book import notebooks
+
+    assert job.imported_at("06_overfitting", "full")
+    assert not job.imported_at("06_overfitting", "smoke") and not job.imported_at("06_overfitting", "cpu")
+    monkeypatch.setattr(notebooks, "stale_cells", lambda chapter, path, kind="code": ["code cell 3 differs"])
+    assert not job.imported_at("06_overfitting", "full")

@@ -333,13 +333,18 @@ def environment() -> dict:
 
 def imported_at(stem: str, scale: str) -> bool:
     """Whether the committed results of ``stem`` are at ``scale`` (not smoke) and current
-    (not on the stale list): then the chapter is not run again."""
+    (not on the stale list, and the committed notebook's code is its source's: a chapter
+    edited since its execution runs again): then the chapter is not run again."""
     from acgan_lib.book.core import stale_chapters
+    from tools.book.notebooks import chapters, stale_cells
 
     path = ROOT / "book" / "results" / stem / "metrics.json"
     if scale == "smoke" or not path.exists() or stem in stale_chapters():
         return False
-    return json.loads(path.read_text()).get("provenance", {}).get("scale") == scale
+    if json.loads(path.read_text()).get("provenance", {}).get("scale") != scale:
+        return False
+    chapter = next((c for c in chapters() if c.stem == stem), None)
+    return chapter is not None and not stale_cells(chapter, chapter.executed())
 
 
 def estimate_s(number: str, table: dict, selfcheck_result: dict, scale: str) -> float:
