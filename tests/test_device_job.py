@@ -367,3 +367,25 @@ def test_a_chapter_edited_since_its_full_execution_runs_again(monkeypatch):
     assert not job.imported_at("06_overfitting", "smoke") and not job.imported_at("06_overfitting", "cpu")
     monkeypatch.setattr(notebooks, "stale_cells", lambda chapter, path, kind="code": ["code cell 3 differs"])
     assert not job.imported_at("06_overfitting", "full")
+
+
+def test_plan_here_says_what_a_lease_would_start(tmp_path, monkeypatch, capsys):
+    """``python -m tools.device plan``: the job's own choice and plan, without a GPU, for an
+    assumed speed-up; bad input is one line and exit status 2."""
+    from tools.device.__main__ import main
+
+    table = {"assumed_steps_per_s": 100, "overhead_s": 0, "shared": {"acgan-fmnist": {"iterations": 10000},
+             "acgan-fmnist-seed1": {"iterations": 10000}, "acgan-fmnist-seed2": {"iterations": 10000}},
+             "chapters": {"04": {"iterations": 30000}}}
+    (tmp_path / "estimates.json").write_text(json.dumps(table))
+    monkeypatch.setattr(job, "ESTIMATES", tmp_path / "estimates.json")
+    monkeypatch.setattr(job, "imported_at", lambda stem, scale: False)
+    lines = job.dry_plan(700, wanted=["04"])  # 300 s + three 100 s shared runs, one after the other
+    assert "  run  04 (estimate 300 s)" in lines and "  run  shared:acgan-fmnist-seed2 (estimate 100 s)" in lines
+    lines = job.dry_plan(500, wanted=["04"])
+    assert any(x.startswith("  left 04: estimated 300 s + 300 s of shared runs") for x in lines)
+    assert "  run  04 (estimate 300 s)" in job.dry_plan(500, speedup=2.0, wanted=["04"])
+    assert main(["plan", "--chapters", "04", "--budget-s", "500", "--steps-per-s", "200"]) == 0
+    assert "  run  04 (estimate 150 s)" in capsys.readouterr().out.splitlines()
+    assert main(["plan", "--speedup", "0.5"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --budget-s and --steps-per-s must be positive, --speedup at least 1"

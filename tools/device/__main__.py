@@ -1,4 +1,4 @@
-"""``python -m tools.device {job,bundle,verify-wheels,device-packages,cifar10-chunks,cifar10-receive,cifar10-assemble}``.
+"""``python -m tools.device {job,plan,bundle,verify-wheels,device-packages,cifar10-chunks,cifar10-receive,cifar10-assemble}``.
 
 Errors in the input are one line (``error: ...``) with exit status 2; ``device-packages``
 exits 1 when a device package is older than the wheels ask.
@@ -14,6 +14,7 @@ from . import bundle as B
 
 EPILOG = """examples:
   bash tools/device-job.sh                                       # device: the job (python -m tools.device job --help)
+  python -m tools.device plan --budget-s 480 --speedup 1.5       # here: what that job would start
   python -m tools.device bundle                                  # = make device-bundle
   python -m tools.device bundle --python-version 3.11 --out _build/bundle-311   # CI: this machine's Python
   python -m tools.device verify-wheels --python /path/to/python3.12            # one-off proof
@@ -31,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("job", add_help=False, help="(device) the lease's job, run by bash tools/device-job.sh "
                    "(python -m tools.device job --help)")
+    pp = sub.add_parser("plan", help="what a full-scale job with this budget would start (here, no GPU needed)")
+    pp.add_argument("--budget-s", type=float, default=480, help="the job's wall budget (default 480 s)")
+    pp.add_argument("--speedup", type=float, default=1.0,
+                    help="speed-up of processes at once (the device's --bench measures it; default 1: none)")
+    pp.add_argument("--steps-per-s", type=float, help="small-model steps/s (default: estimates.json's assumed rate)")
+    pp.add_argument("--chapters", nargs="+", metavar="NN", help="chapters to consider (default all)")
     pb = sub.add_parser("bundle", help="wheels + compact datasets + bundle.json for the device; prints what travels")
     pb.add_argument("--python-version", default="3.12", help="the device's Python (default 3.12)")
     pb.add_argument("--out", default=B.BUNDLE_DEFAULT, help=f"bundle folder (default {B.BUNDLE_DEFAULT})")
@@ -73,7 +80,12 @@ def main(argv=None) -> int:
         return job_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
-        if args.cmd == "bundle":
+        if args.cmd == "plan":
+            from .job import dry_plan
+            if args.budget_s <= 0 or args.speedup < 1 or (args.steps_per_s is not None and args.steps_per_s <= 0):
+                raise UserError("--budget-s and --steps-per-s must be positive, --speedup at least 1")
+            print("\n".join(dry_plan(args.budget_s, args.speedup, args.steps_per_s, args.chapters)))
+        elif args.cmd == "bundle":
             B.bundle(args.out, args.python_version, args.datasets, not args.no_wheels, args.data_root, args.limit_mib)
         elif args.cmd == "verify-wheels":
             B.verify_wheels(args.python, args.bundle, args.venv, args.torch)

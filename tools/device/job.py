@@ -470,10 +470,11 @@ def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0) -> tuple[li
 
 
 def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifest: Path, table: dict,
-                selfcheck_result: dict, env: dict) -> list[Task]:
+                selfcheck_result: dict, env: dict, make_logs: bool = True) -> list[Task]:
     """Shared runs (and classifiers) used by the chapters to run, then the chapters."""
     logs = work / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    if make_logs:
+        logs.mkdir(parents=True, exist_ok=True)
     tasks, needs = [], {n: [] for n in numbers}
     for dataset, users in SHARED_CLASSIFIERS.items():
         if set(users) & set(numbers):
@@ -547,6 +548,46 @@ def run_job(args) -> dict:
             stop_mps()
 
 
+def select_chapters(wanted: list[str] | None, scale: str, have: list[str]) -> tuple[dict, list[str], dict]:
+    """The chapters a job runs: ``wanted`` (default all) in :data:`PRIORITY` order, less
+    those already imported at ``scale`` and those whose dataset is not in ``have``. Returns
+    ``({number: stem}, numbers to run, {number: why skipped})``."""
+    from tools.book.notebooks import chapters
+
+    found = {c.number: c.stem for c in chapters(wanted or list(PRIORITY))}
+    order = [n for n in PRIORITY if n in found] + sorted(n for n in found if n not in PRIORITY)
+    numbers, skipped = [], {}
+    for n in order:
+        if imported_at(found[n], scale):
+            skipped[n] = f"already imported at {scale} (book/results/{found[n]}/metrics.json)"
+        elif (need := CHAPTER_DATASET.get(n, "fashion-mnist")) not in have:
+            skipped[n] = f"needs {need}, which the bundle does not hold (make device-bundle DATASETS=...)"
+        else:
+            numbers.append(n)
+    return found, numbers, skipped
+
+
+def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = None,
+             wanted: list[str] | None = None, have=("fashion-mnist", "mnist")) -> list[str]:
+    """What a ``full``-scale job with this wall budget would start, here and without a GPU:
+    the same choice of chapters and the same plan as the job (``preplan``), for an assumed
+    speed-up of processes at once (``--bench`` measures it on the device) and step rate
+    (default: the self-check's, unknown here, so estimates.json's assumed one). Returns the
+    lines it prints."""
+    found, numbers, skipped = select_chapters(wanted, "full", list(have))
+    table = json.loads(ESTIMATES.read_text())
+    rate = {"steps_per_s": steps_per_s} if steps_per_s else {}
+    tasks = build_tasks(numbers, found, "full", ROOT / WORK_DEFAULT, ROOT / MANIFEST_DEFAULT, table, rate, {},
+                        make_logs=False)
+    kept, why = preplan(tasks, budget_s, speedup)
+    lines = [f"budget {budget_s:.0f} s, speed-up of processes at once {speedup:.2f}, "
+             f"{steps_per_s or table['assumed_steps_per_s']:g} small-model steps/s"]
+    lines += [f"  skip {n}: {w}" for n, w in skipped.items()]
+    lines += [f"  run  {t.key} (estimate {t.estimate_s:.0f} s)" for t in kept]
+    lines += [f"  left {k}: {w}" for k, w in why.items()]
+    return lines
+
+
 def _after_setup(args, summary, save, out, work, manifest, result, env, deadline) -> dict:
     """The benchmark (``--bench``), the shared runs and the chapters."""
     from tools.book.notebooks import chapters
@@ -555,16 +596,8 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
         summary["bench"] = bench(work)
         save()
 
-    found = {c.number: c.stem for c in chapters(args.chapters or list(PRIORITY))}
-    wanted = [n for n in PRIORITY if n in found] + sorted(n for n in found if n not in PRIORITY)
-    numbers, have = [], available_datasets()
-    for n in wanted:
-        if imported_at(found[n], args.scale):
-            summary["skipped"][n] = f"already imported at {args.scale} (book/results/{found[n]}/metrics.json)"
-        elif (need := CHAPTER_DATASET.get(n, "fashion-mnist")) not in have:
-            summary["skipped"][n] = f"needs {need}, which the bundle does not hold (make device-bundle DATASETS=...)"
-        else:
-            numbers.append(n)
+    found, numbers, skipped = select_chapters(args.chapters, args.scale, available_datasets())
+    summary["skipped"].update(skipped)
     table = json.loads(ESTIMATES.read_text())
     tasks = build_tasks(numbers, found, args.scale, work, manifest, table, result, env)
     speedup = gpu_speedup(summary.get("bench"), args.parallel)
