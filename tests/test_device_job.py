@@ -128,7 +128,7 @@ def test_job_with_fake_chapters(tmp_path, monkeypatch):
                         lambda path, data: (snapshots.append(json.loads(json.dumps(data))), real_write(path, data)))
     chapters = ["00", "01", "02", "03", "04", "05", "06", "07", "08"]
     args = Namespace(out=str(out), work=str(work), manifest=str(manifest), bundle=str(tmp_path), scale="smoke",
-                     budget_s=120, parallel=3, chapters=chapters, smoke_selfcheck=True, bench=False, independent=True, mps=False)
+                     budget_s=120, parallel=3, chapters=chapters, smoke_selfcheck=True, bench=False, independent=True, mps=False, train_ahead=False)
     summary = job.run_job(args)
 
     assert list(summary["chapters"])[:1] == ["03"]  # priority order first
@@ -389,3 +389,48 @@ def test_plan_here_says_what_a_lease_would_start(tmp_path, monkeypatch, capsys):
     assert "  run  04 (estimate 150 s)" in capsys.readouterr().out.splitlines()
     assert main(["plan", "--speedup", "0.5"]) == 2
     assert capsys.readouterr().err.strip() == "error: --budget-s and --steps-per-s must be positive, --speedup at least 1"
+
+
+def test_a_leases_calls_add_up_runs_kept_at_the_same_commit(tmp_path):
+    """The next call of a lease keeps the runs folder when it runs the same commit (finished
+    runs are reused, stopped ones resumed: their estimate is the training they have left);
+    everything else, and every run of another commit, is emptied."""
+    work = tmp_path / "work"
+    assert job.keep_runs(work, "c1 None") == []
+    done, half = work / "runs" / "full" / "acgan-fmnist", work / "runs" / "full" / "acgan-fmnist-seed1"
+    done.mkdir(parents=True), half.mkdir(parents=True)
+    (done / "final.pt").write_bytes(b"x")
+    (half / "run.json").write_text(json.dumps({"status": "running", "step": 4500, "iters": 18000}))
+    (work / "results").mkdir()
+    (work / "05_evaluation.ipynb").write_text("{}")
+    assert job.keep_runs(work, "c1 None") == ["full/acgan-fmnist", "full/acgan-fmnist-seed1"]
+    assert sorted(p.name for p in work.iterdir()) == ["runs"]
+    assert job.left_to_train(done) == 0.0 and job.left_to_train(half) == 0.75
+    assert job.left_to_train(work / "runs" / "full" / "none") == 1.0
+    table = {"assumed_steps_per_s": 100, "overhead_s": 0, "chapters": {"07": {"iterations": 0}},
+             "shared": {"acgan-fmnist": {"iterations": 18000}, "acgan-fmnist-seed1": {"iterations": 18000},
+                        "acgan-fmnist-seed2": {"iterations": 18000}}}
+    tasks = {t.key: t.estimate_s for t in job.build_tasks(["07"], {"07": "07_class_splitting"}, "full", work,
+                                                          tmp_path / "m.json", table, {}, {})}
+    assert tasks["shared:acgan-fmnist"] == 0.0 and tasks["shared:acgan-fmnist-seed1"] == pytest.approx(135.0)
+    assert tasks["shared:acgan-fmnist-seed2"] == pytest.approx(180.0)
+    assert job.keep_runs(work, "c2 None") == [] and not done.exists()  # another commit: nothing kept
+
+
+def test_train_ahead_uses_the_time_left_for_the_chapters_that_did_not_fit(tmp_path):
+    """With train_ahead, the shared runs of a chapter left out are kept, after everything
+    planned, started whatever their estimate and stopped at the deadline as partial."""
+    s1, s2 = Task("shared:s1", py("pass"), 60.0), Task("shared:s2", py("pass"), 500.0)
+    a = Task("A", py("pass"), 100.0, needs=("shared:s1",))
+    b = Task("B", py("pass"), 50.0, needs=("shared:s1", "shared:s2"))
+    kept, why = job.preplan([s1, s2, a, b], 300.0, train_ahead=True)
+    assert [t.key for t in kept] == ["shared:s1", "A", "shared:s2"] and "B" in why and "shared:s2" not in why
+    assert kept[2].ahead and set(kept[2].needs) == {"shared:s1", "A"}
+    kept, why = job.preplan([Task("shared:s1", py("pass"), 60.0), Task("shared:s2", py("pass"), 500.0),
+                             Task("A", py("pass"), 100.0, needs=("shared:s1",)),
+                             Task("B", py("pass"), 50.0, needs=("shared:s1", "shared:s2"))], 300.0)
+    assert [t.key for t in kept] == ["shared:s1", "A"] and why["shared:s2"].startswith("no chapter")
+    tasks = [Task("A", py("pass"), 0.0), Task("ahead", py("import time; time.sleep(60)"), 500.0, needs=("A",),
+                                              ahead=True)]
+    schedule(tasks, parallel=2, deadline=time.monotonic() + 1.5, poll_s=0.02, shared_gpu=True)
+    assert [t.status for t in tasks] == ["ok", "partial"] and "next call resumes it" in tasks[1].reason

@@ -14,11 +14,16 @@ In order, each step bounded so that a failure costs seconds, never the lease:
 4. the chapters in :data:`PRIORITY` order, up to ``--parallel`` at once, each in its own
    executor process; a chapter whose estimate (``tools/device/estimates.json``) no longer
    fits the wall budget is not started, and chapters already imported at ``full`` (and not
-   stale) are skipped, so the work spans leases;
+   stale) are skipped, so the work spans leases; with ``--train-ahead`` the shared runs of
+   the chapters that did not fit then train until the deadline;
 5. as each group of chapters finishes, ``$OUT/chapters-<NN>.tar.gz`` (at most
    :data:`MAX_ARCHIVES`, each under :data:`MAX_ARCHIVE_BYTES`): the executed notebooks,
    their results folders and each run's ``config.json``, ``run.json``, ``log.csv`` and
    ``eval/*.json`` (no weights: they do not fit the return limit).
+
+The runs folder outlives a call: the next call of the same lease, at the same commit, reuses
+the runs it finished and resumes those it stopped (:func:`keep_runs`), and plans with the
+training they have left (:func:`left_to_train`), so a lease's calls add up.
 
 ``$OUT/summary.json`` is written at the start and rewritten after every event, so a
 time-out still leaves it; with ``$OUT/job.log`` (written by the shell script) and the
@@ -95,8 +100,9 @@ class Task:
     needs: tuple[str, ...] = ()   # keys that must have finished first (ok or not)
     env: dict = field(default_factory=dict)
     log: Path | None = None
-    status: str = "pending"       # pending, running, ok, failed, skipped
-    reason: str = ""
+    status: str = "pending"       # pending, running, ok, failed, skipped, partial
+    ahead: bool = False           # trained ahead for a later call: started whatever its estimate,
+    reason: str = ""              # stopped at the deadline as "partial" (resumed next call)
     wall_s: float | None = None
     proc: subprocess.Popen | None = None
     started: float = 0.0
@@ -126,8 +132,10 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
     processes ran at a third of one's speed each), so a task is started only when its
     estimate plus the work the running tasks have left fits, divided by ``speedup`` (the
     measured combined throughput of several processes over one's; never less than its own
-    estimate). A task still running at the deadline is stopped and fails. ``on_event(task)``
-    is called after every start and end."""
+    estimate). A task still running at the deadline is stopped and fails, except one trained
+    ahead (``ahead``: started whenever time is left, whatever its estimate), which ends as
+    ``partial``: its run resumes from its last checkpoint in the lease's next call.
+    ``on_event(task)`` is called after every start and end."""
 
     def left_s(now: float) -> float:  # GPU work the running tasks still need (shared_gpu)
         running = [x for x in tasks if x.status == "running"]
@@ -147,7 +155,8 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
                 except subprocess.TimeoutExpired:
                     _signal(t.proc, signal.SIGKILL)
                     t.proc.wait()
-                t.status, t.reason = "failed", "stopped at the end of the wall budget"
+                t.status, t.reason = (("partial", "stopped at the end of the wall budget; the next call resumes it")
+                                      if t.ahead else ("failed", "stopped at the end of the wall budget"))
             else:
                 t.status = "ok" if code == 0 else "failed"
                 t.reason = "" if code == 0 else f"exit {code}: {_last_line(t.log)}"
@@ -161,7 +170,7 @@ def schedule(tasks: list[Task], parallel: int, deadline: float, on_event=lambda 
                 continue
             now = clock()
             busy = left_s(now) if shared_gpu else 0.0
-            if now + max(t.estimate_s, (busy + t.estimate_s) / speedup) > deadline:
+            if (now + max(t.estimate_s, (busy + t.estimate_s) / speedup) > deadline and not t.ahead) or now >= deadline:
                 t.status = "skipped"
                 t.reason = (f"estimated {t.estimate_s:.0f} s, {max(0.0, deadline - now):.0f} s left "
                             "in the wall budget" + (f", {busy:.0f} s of it the running tasks' GPU work"
@@ -438,17 +447,49 @@ def classifier_command(dataset: str, scale: str) -> list[str]:
     return [sys.executable, "-c", code, dataset, scale]
 
 
+def left_to_train(run_dir: Path) -> float:
+    """Share of a run's training still to do: 0 when it has finished (``final.pt``), else
+    what its last checkpoint leaves (``run.json``: step of iters), 1 when it has not started."""
+    if (run_dir / "final.pt").exists():
+        return 0.0
+    try:
+        info = json.loads((run_dir / "run.json").read_text())
+        return min(1.0, max(0.0, 1.0 - int(info["step"]) / int(info["iters"])))
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return 1.0
+
+
+def keep_runs(work: Path, commit: str) -> list[str]:
+    """Empty ``work`` for a new call, keeping ``work/runs`` when the previous call of the
+    lease ran the same commit (``runs/.commit``): the runs it finished are reused and those
+    it left unfinished are resumed. Returns the kept runs' folder names."""
+    runs, mark = work / "runs", work / "runs" / ".commit"
+    same = mark.exists() and mark.read_text().strip() == commit
+    if work.exists():
+        for p in work.iterdir():
+            if not (same and p == runs):
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    runs.mkdir(parents=True, exist_ok=True)
+    mark.write_text(commit + "\n")
+    return sorted(str(p.relative_to(runs)) for p in runs.glob("*/*") if p.is_dir()) if same else []
+
+
 def shared_name(preset: str, overrides: dict) -> str:
     """A shared run's label: the folder name :func:`acgan_lib.book.core.run` gives it for
     the simple overrides of :data:`SHARED_RUNS` (``acgan-fmnist``, ``acgan-fmnist-seed1``)."""
     return preset + "".join(f"-{k}{v}" for k, v in sorted(overrides.items()))
 
 
-def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0) -> tuple[list[Task], dict]:
+def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0,
+            train_ahead: bool = False) -> tuple[list[Task], dict]:
     """The tasks worth starting on a GPU the processes share: chapters in order, each kept
     when its estimate plus the shared runs it needs (those not already kept) still fit
     ``seconds`` with everything kept before it, at ``speedup``; shared runs no kept chapter
-    needs are dropped (they would spend the lease on nothing). Returns ``(kept, {key: why})``."""
+    needs are dropped (they would spend the lease on nothing), unless ``train_ahead``: then
+    the shared runs of the chapters left out are kept too, last, in the chapters' order,
+    each waiting for every kept task and marked ``ahead`` (they use the time left, and a
+    later call of the same lease, which keeps the runs, resumes them and finds its chapters
+    cheaper). Returns ``(kept, {key: why})``."""
     shared = {t.key: t for t in tasks if t.key.startswith("shared:")}
     chapters_ = [t for t in tasks if not t.key.startswith("shared:")]
     kept_keys, work, why = set(), 0.0, {}
@@ -465,8 +506,15 @@ def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0) -> tuple[li
     kept = [t for t in tasks if t.key in kept_keys]
     for t in kept:  # a chapter left out is not waited for (the later one trains what it needs)
         t.needs = tuple(k for k in t.needs if k in kept_keys or k not in {x.key for x in tasks})
-    why.update({k: "no chapter that needs it fits the budget" for k in shared if k not in kept_keys})
-    return kept, why
+    ahead = []
+    if train_ahead:
+        wanted = [k for c in chapters_ if c.key not in kept_keys for k in c.needs if k in shared]
+        ahead = [shared[k] for k in dict.fromkeys(wanted) if k not in kept_keys and shared[k].estimate_s > 0]
+        for t in ahead:
+            t.ahead, t.needs = True, tuple(x.key for x in kept)
+    why.update({k: "no chapter that needs it fits the budget" for k in shared
+                if k not in kept_keys and shared[k] not in ahead})
+    return kept + ahead, why
 
 
 def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifest: Path, table: dict,
@@ -487,6 +535,7 @@ def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifes
             continue
         name = shared_name(preset, over)
         est = table.get("shared", {}).get(name, {}).get("iterations", 0) if scale == "full" else 0
+        est *= left_to_train(work / "runs" / scale / name)  # a run a previous call finished or began
         rate = selfcheck_result.get("steps_per_s") or table["assumed_steps_per_s"]
         key = f"shared:{name}"
         tasks.append(Task(key, shared_command(preset, scale, over), est / rate, env=env, log=logs / f"{name}.log"))
@@ -520,9 +569,9 @@ def run_job(args) -> dict:
     summary["manifest"] = {k: v for k, v in verify_tree(manifest).items() if k in ("commit", "commit_full", "changes",
                                                                                      "diff_sha256")}
     summary["commit"] = summary["manifest"].get("commit_full") or summary["manifest"].get("commit")
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
+    summary["runs_kept"] = keep_runs(work, f"{summary['commit']} {summary['manifest'].get('diff_sha256')}")
+    if summary["runs_kept"]:
+        print(f"kept from this lease's previous call (same commit): {', '.join(summary['runs_kept'])}", flush=True)
     summary["environment"] = environment()
     print(f"commit {summary['commit']}; " + ", ".join(f"{k} {v}" for k, v in summary["environment"].items()),
           flush=True)
@@ -603,7 +652,7 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
     speedup = gpu_speedup(summary.get("bench"), args.parallel)
     summary["gpu_speedup"] = speedup
     if not args.independent:
-        tasks, left_out = preplan(tasks, deadline - time.monotonic(), speedup)
+        tasks, left_out = preplan(tasks, deadline - time.monotonic(), speedup, args.train_ahead)
         for key, why in left_out.items():
             target = summary["shared_runs"] if key.startswith("shared:") else summary["chapters"]
             target[key.removeprefix("shared:")] = {"status": "skipped", "reason": why}
@@ -669,6 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", type=int, default=4, help="processes at once (default 4)")
     p.add_argument("--mps", action="store_true",
                    help="run the processes under CUDA MPS (started and stopped by the job; off again on any failure)")
+    p.add_argument("--train-ahead", action="store_true",
+                   help="after the planned work, train the shared runs of the chapters that did not fit, until "
+                        "the deadline: the lease's next call (same commit) resumes them")
     p.add_argument("--independent", action="store_true",
                    help="plan as if processes running at once did not slow each other (default: they share "
                         "the GPU's throughput, as measured)")
@@ -676,7 +728,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", default=os.environ.get(BUNDLE_ENV, BUNDLE_DEFAULT),
                    help=f"the bundle folder (default ${BUNDLE_ENV} or {BUNDLE_DEFAULT})")
     p.add_argument("--manifest", default=MANIFEST_DEFAULT, help=f"the commit manifest (default {MANIFEST_DEFAULT})")
-    p.add_argument("--work", help=f"scratch folder of runs, results and logs (default {WORK_DEFAULT}; emptied first)")
+    p.add_argument("--work", help=f"scratch folder of runs, results and logs (default {WORK_DEFAULT}; emptied first, "
+                        "but for the runs when the lease's previous call ran the same commit)")
     p.add_argument("--smoke-selfcheck", action="store_true", help="a short self-check (quarter-width model, 60 s at most: CPU, CI)")
     p.add_argument("--bench", action="store_true", help="also run benchmarks/train_speed.py with a short step count")
     return p
