@@ -534,8 +534,10 @@ def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifes
         if not set(users) & set(numbers):
             continue
         name = shared_name(preset, over)
-        est = table.get("shared", {}).get(name, {}).get("iterations", 0) if scale == "full" else 0
-        est *= left_to_train(work / "runs" / scale / name)  # a run a previous call finished or began
+        left = left_to_train(work / "runs" / scale / name)  # a run a previous call finished or began
+        if left == 0:
+            continue  # finished: the chapters reuse it
+        est = table.get("shared", {}).get(name, {}).get("iterations", 0) * left if scale == "full" else 0
         rate = selfcheck_result.get("steps_per_s") or table["assumed_steps_per_s"]
         key = f"shared:{name}"
         tasks.append(Task(key, shared_command(preset, scale, over), est / rate, env=env, log=logs / f"{name}.log"))
