@@ -385,6 +385,8 @@ def test_plan_here_says_what_a_lease_would_start(tmp_path, monkeypatch, capsys):
     lines = job.dry_plan(500, wanted=["04"])
     assert any(x.startswith("  left 04: estimated 300 s + 300 s of shared runs") for x in lines)
     assert "  run  04 (estimate 300 s)" in job.dry_plan(500, speedup=2.0, wanted=["04"])
+    ahead = job.dry_plan(500, wanted=["04"], train_ahead=True)
+    assert "  ahead shared:acgan-fmnist (estimate 100 s)" in ahead and not any("run  04" in x for x in ahead)
     assert main(["plan", "--chapters", "04", "--budget-s", "500", "--steps-per-s", "200"]) == 0
     assert "  run  04 (estimate 150 s)" in capsys.readouterr().out.splitlines()
     assert main(["plan", "--speedup", "0.5"]) == 2

@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="speed-up of processes at once (the device's --bench measures it; default 1: none)")
     pp.add_argument("--steps-per-s", type=float, help="small-model steps/s (default: estimates.json's assumed rate)")
     pp.add_argument("--chapters", nargs="+", metavar="NN", help="chapters to consider (default all)")
+    pp.add_argument("--train-ahead", action="store_true", help="as the job's --train-ahead")
     pb = sub.add_parser("bundle", help="wheels + compact datasets + bundle.json for the device; prints what travels")
     pb.add_argument("--python-version", default="3.12", help="the device's Python (default 3.12)")
     pb.add_argument("--out", default=B.BUNDLE_DEFAULT, help=f"bundle folder (default {B.BUNDLE_DEFAULT})")
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
             from .job import dry_plan
             if args.budget_s <= 0 or args.speedup < 1 or (args.steps_per_s is not None and args.steps_per_s <= 0):
                 raise UserError("--budget-s and --steps-per-s must be positive, --speedup at least 1")
-            print("\n".join(dry_plan(args.budget_s, args.speedup, args.steps_per_s, args.chapters)))
+            print("\n".join(dry_plan(args.budget_s, args.speedup, args.steps_per_s, args.chapters,
+                                      train_ahead=args.train_ahead)))
         elif args.cmd == "bundle":
             B.bundle(args.out, args.python_version, args.datasets, not args.no_wheels, args.data_root, args.limit_mib)
         elif args.cmd == "verify-wheels":

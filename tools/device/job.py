@@ -619,7 +619,7 @@ def select_chapters(wanted: list[str] | None, scale: str, have: list[str]) -> tu
 
 
 def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = None,
-             wanted: list[str] | None = None, have=("fashion-mnist", "mnist")) -> list[str]:
+             wanted: list[str] | None = None, have=("fashion-mnist", "mnist"), train_ahead: bool = False) -> list[str]:
     """What a ``full``-scale job with this wall budget would start, here and without a GPU:
     the same choice of chapters and the same plan as the job (``preplan``), for an assumed
     speed-up of processes at once (``--bench`` measures it on the device) and step rate
@@ -630,11 +630,11 @@ def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = 
     rate = {"steps_per_s": steps_per_s} if steps_per_s else {}
     tasks = build_tasks(numbers, found, "full", ROOT / WORK_DEFAULT, ROOT / MANIFEST_DEFAULT, table, rate, {},
                         make_logs=False)
-    kept, why = preplan(tasks, budget_s, speedup)
+    kept, why = preplan(tasks, budget_s, speedup, train_ahead)
     lines = [f"budget {budget_s:.0f} s, speed-up of processes at once {speedup:.2f}, "
              f"{steps_per_s or table['assumed_steps_per_s']:g} small-model steps/s"]
     lines += [f"  skip {n}: {w}" for n, w in skipped.items()]
-    lines += [f"  run  {t.key} (estimate {t.estimate_s:.0f} s)" for t in kept]
+    lines += [f"  {'ahead' if t.ahead else 'run  '} {t.key} (estimate {t.estimate_s:.0f} s)" for t in kept]
     lines += [f"  left {k}: {w}" for k, w in why.items()]
     return lines
 
