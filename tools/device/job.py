@@ -634,7 +634,7 @@ def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = 
     lines = [f"budget {budget_s:.0f} s, speed-up of processes at once {speedup:.2f}, "
              f"{steps_per_s or table['assumed_steps_per_s']:g} small-model steps/s"]
     lines += [f"  skip {n}: {w}" for n, w in skipped.items()]
-    lines += [f"  {'ahead' if t.ahead else 'run  '} {t.key} (estimate {t.estimate_s:.0f} s)" for t in kept]
+    lines += [f"  {'ahead' if t.ahead else 'run '} {t.key} (estimate {t.estimate_s:.0f} s)" for t in kept]
     lines += [f"  left {k}: {w}" for k, w in why.items()]
     return lines
 
