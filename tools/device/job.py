@@ -641,8 +641,6 @@ def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = 
 
 def _after_setup(args, summary, save, out, work, manifest, result, env, deadline) -> dict:
     """The benchmark (``--bench``), the shared runs and the chapters."""
-    from tools.book.notebooks import chapters
-
     if args.bench:
         summary["bench"] = bench(work)
         save()
