@@ -101,8 +101,8 @@ class Task:
     env: dict = field(default_factory=dict)
     log: Path | None = None
     status: str = "pending"       # pending, running, ok, failed, skipped, partial
-    ahead: bool = False           # trained ahead for a later call: started whatever its estimate,
-    reason: str = ""              # stopped at the deadline as "partial" (resumed next call)
+    ahead: bool = False           # trained ahead for a later call (see schedule)
+    reason: str = ""
     wall_s: float | None = None
     proc: subprocess.Popen | None = None
     started: float = 0.0
@@ -518,11 +518,9 @@ def preplan(tasks: list[Task], seconds: float, speedup: float = 1.0,
 
 
 def build_tasks(numbers: list[str], stems: dict, scale: str, work: Path, manifest: Path, table: dict,
-                selfcheck_result: dict, env: dict, make_logs: bool = True) -> list[Task]:
+                selfcheck_result: dict, env: dict) -> list[Task]:
     """Shared runs (and classifiers) used by the chapters to run, then the chapters."""
-    logs = work / "logs"
-    if make_logs:
-        logs.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"  # made by the job before it starts them
     tasks, needs = [], {n: [] for n in numbers}
     for dataset, users in SHARED_CLASSIFIERS.items():
         if set(users) & set(numbers):
@@ -628,8 +626,7 @@ def dry_plan(budget_s: float, speedup: float = 1.0, steps_per_s: float | None = 
     found, numbers, skipped = select_chapters(wanted, "full", list(have))
     table = json.loads(ESTIMATES.read_text())
     rate = {"steps_per_s": steps_per_s} if steps_per_s else {}
-    tasks = build_tasks(numbers, found, "full", ROOT / WORK_DEFAULT, ROOT / MANIFEST_DEFAULT, table, rate, {},
-                        make_logs=False)
+    tasks = build_tasks(numbers, found, "full", ROOT / WORK_DEFAULT, ROOT / MANIFEST_DEFAULT, table, rate, {})
     kept, why = preplan(tasks, budget_s, speedup, train_ahead)
     lines = [f"budget {budget_s:.0f} s, speed-up of processes at once {speedup:.2f}, "
              f"{steps_per_s or table['assumed_steps_per_s']:g} small-model steps/s"]
@@ -648,6 +645,7 @@ def _after_setup(args, summary, save, out, work, manifest, result, env, deadline
     found, numbers, skipped = select_chapters(args.chapters, args.scale, available_datasets())
     summary["skipped"].update(skipped)
     table = json.loads(ESTIMATES.read_text())
+    (work / "logs").mkdir(parents=True, exist_ok=True)
     tasks = build_tasks(numbers, found, args.scale, work, manifest, table, result, env)
     speedup = gpu_speedup(summary.get("bench"), args.parallel)
     summary["gpu_speedup"] = speedup
